@@ -1,0 +1,90 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+
+/** A secret is never written in the file itself: it names an environment variable or a file. */
+const secret = z.union([
+  z.object({ env: z.string().min(1) }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]).describe('a secret: { env: VAR } or { file: path }');
+
+export type Secret = z.infer<typeof secret>;
+
+export function readSecret(s: Secret, what: string): string {
+  if ('env' in s) {
+    const v = process.env[s.env];
+    if (v === undefined || v === '') throw new ConfigError(`${what}: environment variable ${s.env} is not set`);
+    return v;
+  }
+  const p = resolve(s.file);
+  if (!existsSync(p)) throw new ConfigError(`${what}: secret file ${s.file} does not exist`);
+  return readFileSync(p, 'utf8').trim();
+}
+
+export const ConfigSchema = z.object({
+  kafka: z.object({
+    brokers: z.array(z.string().regex(/^[^:]+:\d+$/, 'host:port')).min(1),
+    clientId: z.string().default('tilgang'),
+    partitions: z.number().int().min(1).default(12),
+    topics: z.object({
+      personChanged: z.string().default('person.changed'),
+      provisioningResult: z.string().default('provisioning.result'),
+      courseChanged: z.string().default('course.changed'),
+      /** Where the producer keeps its change-log cookie, written in the same transaction as the events. */
+      producerState: z.string().default('tilgang.producer.state'),
+    }).prefault({}),
+  }).strict(),
+  registry: z.object({ url: z.url() }).strict(),
+  directory: z.object({
+    url: z.string().regex(/^ldaps?:\/\//, 'an ldap:// or ldaps:// URL'),
+    suffix: z.string().default('dc=meta'),
+    peopleDn: z.string().default('ou=Accounts,dc=meta'),
+    accesslogDn: z.string().default('cn=accesslog'),
+    /** tilgang's service account: reads people, writes only the provisioning-status attributes. */
+    bindDn: z.string(),
+    password: secret,
+    /** The directory's administrator, used only by `stack`/`seed` to load sample data. */
+    adminDn: z.string().optional(),
+    adminPassword: secret.optional(),
+    /** Attributes never copied into events, logs or errors. */
+    sensitive: z.array(z.string()).default(['idautoPersonNationalID', 'userPassword']),
+  }).strict(),
+  mv: z.object({
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('mv'),
+  }).strict(),
+  /** Per-target settings; each target validates its own block with its own schema. */
+  targets: z.record(z.string(), z.unknown()).default({}),
+}).strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Formats zod issues as `path.to.field: what was expected`, one per line. */
+export function describeIssues(error: z.ZodError, prefix = ''): string {
+  return error.issues.map((i) => `  ${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(root)'}: ${i.message}`).join('\n');
+}
+
+export function parseConfig(raw: unknown, source: string): Config {
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(`invalid configuration in ${source}:\n${describeIssues(r.error)}`);
+  return r.data;
+}
+
+/** Reads TILGANG_CONFIG, else ./tilgang.yaml, else the checked-in example (the local stack's settings). */
+export function loadConfig(path?: string): Config {
+  const candidates = [path, process.env.TILGANG_CONFIG, 'tilgang.yaml', 'tilgang.example.yaml'].filter((p): p is string => !!p);
+  const file = candidates.find((p) => existsSync(p));
+  if (!file) throw new ConfigError(`no configuration file found (tried ${candidates.join(', ')})`);
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${file} is not valid YAML: ${(e as Error).message}`);
+  }
+  return parseConfig(raw, file);
+}
