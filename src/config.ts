@@ -54,6 +54,34 @@ export const ConfigSchema = z.object({
     url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
     schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('mv'),
   }).strict(),
+  runtime: z.object({
+    /** PostgreSQL schema (in the MV database server) for the runtime's own state: the mass-change guard. */
+    stateSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('tilgang_runtime'),
+    /** People processed at once within one partition's batch (one person is always in order). */
+    concurrency: z.number().int().min(1).default(16),
+    /** Partitions processed at once by one worker. */
+    partitionsConcurrently: z.number().int().min(1).default(4),
+    maxRetries: z.number().int().min(0).default(5),
+    retryBaseMs: z.number().int().min(1).default(200),
+    retryMaxMs: z.number().int().min(1).default(10_000),
+    /** Port of /metrics, /healthz and /readyz; 0 picks a free one. */
+    metricsPort: z.number().int().min(0).max(65535).default(9464),
+    /** Distinguishes workers of one group (transactional ids); defaults to the host name. */
+    instanceId: z.string().optional(),
+    guard: z.object({
+      maxOperations: z.number().int().min(0).default(200),
+      maxShare: z.number().min(0).max(1).default(0.1),
+      minAccounts: z.number().int().min(0).default(500),
+      windowMinutes: z.number().int().min(1).default(60),
+      /** Per-target overrides. */
+      targets: z.record(z.string(), z.object({
+        maxOperations: z.number().int().min(0).optional(),
+        maxShare: z.number().min(0).max(1).optional(),
+        minAccounts: z.number().int().min(0).optional(),
+        windowMinutes: z.number().int().min(1).optional(),
+      }).strict()).default({}),
+    }).strict().prefault({}),
+  }).strict().prefault({}),
   /** Per-target settings; each target validates its own block with its own schema. */
   targets: z.record(z.string(), z.unknown()).default({}),
 }).strict();

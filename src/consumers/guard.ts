@@ -1,0 +1,132 @@
+import pg from 'pg';
+
+export interface GuardSettings {
+  /** Hold when more than this many destructive operations (disable, remove) fall in the window. */
+  maxOperations: number;
+  /** ...or more than this share of the target's provisioned accounts (checked from minAccounts on). */
+  maxShare: number;
+  minAccounts: number;
+  windowMinutes: number;
+}
+
+export interface GuardState {
+  target: string;
+  tripped: boolean;
+  reason: string | null;
+  trippedAt: Date | null;
+  releasedAt: Date | null;
+  releaseRunId: string | null;
+  held: number;
+}
+
+const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/**
+ * The mass-change guard (as Entra's accidental-deletion threshold): when a target's destructive
+ * operations in a time window pass a number or a share of its accounts, further ones are held,
+ * the reason is published, and nothing destructive happens until `tilgang guard release`.
+ * Its state is in PostgreSQL so every worker of a group sees the same guard, across restarts.
+ */
+export class MassChangeGuard {
+  private readonly s: string;
+
+  constructor(private readonly pool: pg.Pool, schema: string) {
+    this.s = ident(schema);
+  }
+
+  async ensure(): Promise<void> {
+    const s = this.s;
+    await this.pool.query(`CREATE SCHEMA IF NOT EXISTS ${s};
+      CREATE TABLE IF NOT EXISTS ${s}.guard (target text PRIMARY KEY, tripped boolean NOT NULL DEFAULT false, reason text,
+        tripped_at timestamptz, released_at timestamptz, release_run_id text);
+      CREATE TABLE IF NOT EXISTS ${s}.guard_operations (target text NOT NULL, at timestamptz NOT NULL DEFAULT now(), n integer NOT NULL);
+      CREATE INDEX IF NOT EXISTS guard_operations_idx ON ${s}.guard_operations (target, at);
+      CREATE TABLE IF NOT EXISTS ${s}.guard_held (target text NOT NULL, person_id text NOT NULL, event_id text NOT NULL,
+        held_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (target, person_id));`).catch((e: Error) => {
+      // Two workers creating the same tables at once: the loser's error is harmless.
+      if (!/already exists|duplicate key/.test(e.message)) throw e;
+    });
+  }
+
+  /**
+   * Asks to apply `n` destructive operations for one person. 'held' means: do not apply them now;
+   * the person is remembered and reprocessed on release.
+   */
+  async admit(target: string, personId: string, eventId: string, n: number, totalAccounts: number, g: GuardSettings, runId?: string | null): Promise<'ok' | 'held'> {
+    if (n <= 0) return 'ok';
+    const s = this.s;
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tilgang.guard.${target}`]);
+      await c.query(`INSERT INTO ${s}.guard (target) VALUES ($1) ON CONFLICT DO NOTHING`, [target]);
+      const st = (await c.query(`SELECT * FROM ${s}.guard WHERE target = $1`, [target])).rows[0];
+      const released = runId && st.release_run_id === runId;
+      if (st.tripped && !released) {
+        await this.hold(c, target, personId, eventId);
+        await c.query('COMMIT');
+        return 'held';
+      }
+      if (!released) {
+        const since = `greatest(now() - make_interval(mins => $2::int), coalesce($3::timestamptz, '-infinity'))`;
+        const done = Number((await c.query(`SELECT coalesce(sum(n), 0) AS n FROM ${s}.guard_operations WHERE target = $1 AND at > ${since}`,
+          [target, g.windowMinutes, st.released_at])).rows[0].n);
+        const after = done + n;
+        const overCount = after > g.maxOperations;
+        const overShare = totalAccounts >= g.minAccounts && after > g.maxShare * totalAccounts;
+        if (overCount || overShare) {
+          const reason = overCount
+            ? `${after} destructive operations within ${g.windowMinutes} min exceed the limit of ${g.maxOperations}`
+            : `${after} destructive operations within ${g.windowMinutes} min exceed ${Math.round(g.maxShare * 100)}% of ${totalAccounts} accounts`;
+          await c.query(`UPDATE ${s}.guard SET tripped = true, reason = $2, tripped_at = now() WHERE target = $1`, [target, reason]);
+          await this.hold(c, target, personId, eventId);
+          await c.query('COMMIT');
+          return 'held';
+        }
+      }
+      await c.query(`INSERT INTO ${s}.guard_operations (target, n) VALUES ($1, $2)`, [target, n]);
+      await c.query('COMMIT');
+      return 'ok';
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  private async hold(c: pg.PoolClient, target: string, personId: string, eventId: string): Promise<void> {
+    await c.query(`INSERT INTO ${this.s}.guard_held (target, person_id, event_id) VALUES ($1, $2, $3)
+      ON CONFLICT (target, person_id) DO UPDATE SET event_id = excluded.event_id`, [target, personId, eventId]);
+  }
+
+  async state(target: string): Promise<GuardState> {
+    const s = this.s;
+    const st = (await this.pool.query(`SELECT * FROM ${s}.guard WHERE target = $1`, [target])).rows[0];
+    const held = Number((await this.pool.query(`SELECT count(*) AS n FROM ${s}.guard_held WHERE target = $1`, [target])).rows[0].n);
+    return {
+      target, tripped: !!st?.tripped, reason: st?.reason ?? null, trippedAt: st?.tripped_at ?? null,
+      releasedAt: st?.released_at ?? null, releaseRunId: st?.release_run_id ?? null, held,
+    };
+  }
+
+  /** Lifts the hold and hands back the held people; events of `runId` pass the guard. */
+  async release(target: string, runId: string): Promise<string[]> {
+    const s = this.s;
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tilgang.guard.${target}`]);
+      await c.query(`INSERT INTO ${s}.guard (target) VALUES ($1) ON CONFLICT DO NOTHING`, [target]);
+      await c.query(`UPDATE ${s}.guard SET tripped = false, released_at = now(), release_run_id = $2 WHERE target = $1`, [target, runId]);
+      const ids = (await c.query(`DELETE FROM ${s}.guard_held WHERE target = $1 RETURNING person_id`, [target])).rows.map((r) => r.person_id as string);
+      await c.query('COMMIT');
+      return ids;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import type { ZodType } from 'zod';
+import type { PersonRecord } from '../directory/client.js';
+import type { MvPerson } from '../mv/person.js';
+import type { AttributeChange, OperationOutcome } from '../schemas/generated.js';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+
+/** One step of a plan. Data only: printed by `explain`, published in the result, handed to apply. */
+export interface Operation<P = unknown> {
+  /** create, update, enable, disable, rename, move, enrol, unenrol, ... */
+  kind: string;
+  /** Attribute diff (sensitive values are redacted before the plan leaves the target). */
+  changes?: AttributeChange[];
+  /** A short human line: "enrol in INF100-2026-HØST as student". */
+  detail?: string;
+  /** What apply needs that the diff does not say (ids, payloads). Not published. */
+  payload?: P;
+  /** Disables and removals: counted by the mass-change guard. */
+  destructive?: boolean;
+  /** Target-specific counter for the run report, e.g. coursesAdded. */
+  counter?: string;
+}
+
+export interface OperationResult {
+  outcome: Extract<OperationOutcome, 'APPLIED' | 'FAILED' | 'SKIPPED'>;
+  error?: string;
+  /** The account id in the target, when the operation learned it (a create). */
+  accountId?: string;
+}
+
+/** What the runtime knows about a person when it asks the target for the desired account. */
+export interface PersonContext {
+  id: string;
+  record: PersonRecord;
+  mv: MvPerson | undefined;
+  /** Birthright or a granted request (the runtime decides it from the target's entitlement rules). */
+  entitled: boolean;
+  /** The directory already records this target in the person's status attributes. */
+  provisioned: boolean;
+}
+
+export interface TargetContext<C> {
+  config: C;
+  global: Config;
+  log: Logger;
+}
+
+/** Entitlement rules, the same shape for every target: birthright or a granted request. */
+export interface EntitlementRules {
+  affiliations: string[];
+  roles: string[];
+  /** The value in idautoRequestAssociations that grants this target. */
+  request?: string;
+}
+
+export interface Plan<P = unknown> {
+  operations: Operation<P>[];
+  /** Set when there is nothing to do and why (e.g. "not entitled and no account"). */
+  skipReason?: string;
+  accountId?: string;
+}
+
+export interface BatchItem<D, A, P> {
+  person: PersonContext;
+  desired: D | null;
+  actual: A;
+  plan: Plan<P>;
+}
+
+/**
+ * A target plug-in: small documented capabilities the generic runtime calls in a fixed order
+ * (event → read → plan → apply → result). Nothing outside `src/targets/<name>/` names a target.
+ */
+export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Client = unknown> {
+  name: string;
+  /** Validated at start; errors name the field. Must include `entitlement`. */
+  config: ZodType<C & { entitlement: EntitlementRules }>;
+  /** Directory attributes without which a person is skipped (the seed's "essential attributes"). */
+  essential(config: C): string[];
+  /** Opens the connection to the system (HTTP agent, LDAP bind, session token...). */
+  connect(ctx: TargetContext<C>): Promise<Client>;
+  close?(client: Client): Promise<void>;
+  /** Pure: what the account should be; null when the person is not entitled. */
+  desired(person: PersonContext, ctx: TargetContext<C>): D | null;
+  /** Read: what the account is. More than one match is a TerminalError naming the accounts. */
+  actual(person: PersonContext, desired: D | null, client: Client, ctx: TargetContext<C>): Promise<A>;
+  /** Pure: operations as data. */
+  plan(desired: D | null, actual: A, person: PersonContext, ctx: TargetContext<C>): Plan<P>;
+  /** Talks to the system; one result per operation, in order. Throws TransientError to be retried. */
+  apply(plan: Plan<P>, client: Client, ctx: TargetContext<C>, person: PersonContext): Promise<OperationResult[]>;
+  /** Optional: many people's plans in few calls. Results per item, per operation. */
+  applyBatch?(items: BatchItem<D, A, P>[], client: Client, ctx: TargetContext<C>): Promise<OperationResult[][]>;
+  /** Optional: many people's actual accounts in few calls (same order as the input). */
+  actualBatch?(people: { person: PersonContext; desired: D | null }[], client: Client, ctx: TargetContext<C>): Promise<(A | Error)[]>;
+  /** Optional: an HTTP simulator of the system, for `tilgang sim <name>`. */
+  simulator?: { start(args: { port: number; stateFile?: string; latency: boolean; token?: string }): Promise<{ url: string; close(): Promise<void> }> };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTarget = Target<any, any, any, any, any>;

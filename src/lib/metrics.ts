@@ -1,0 +1,48 @@
+import { createServer, type Server } from 'node:http';
+import client from 'prom-client';
+
+/** One registry per process: every component's series on one /metrics. */
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry });
+
+const counter = (name: string, help: string, labelNames: string[]) => new client.Counter({ name, help, labelNames, registers: [registry] });
+
+export const metrics = {
+  events: counter('tilgang_events_total', 'person.changed events a target group took in', ['target']),
+  results: counter('tilgang_results_total', 'provisioning results by outcome', ['target', 'outcome']),
+  retries: counter('tilgang_retries_total', 'transient failures retried', ['target']),
+  dlq: counter('tilgang_dlq_total', 'events sent to the dead-letter topic', ['target']),
+  skipped: counter('tilgang_producer_skipped_total', 'change log entries passed over', ['reason']),
+  published: counter('tilgang_producer_published_total', 'PersonChanged events published', []),
+  writebacks: counter('tilgang_writeback_total', 'status writes to the directory', ['outcome']),
+  lag: new client.Gauge({ name: 'tilgang_consumer_lag', help: 'messages behind the end of the partition', labelNames: ['group', 'partition'], registers: [registry] }),
+  applySeconds: new client.Histogram({
+    name: 'tilgang_apply_seconds', help: 'time to apply one person\'s plan (or their share of a batch)', labelNames: ['target'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+  }),
+};
+
+export interface HealthSource { name: string; ready(): boolean }
+
+/** /metrics (Prometheus), /healthz (the process lives), /readyz (every component is connected). */
+export function serveHealth(port: number, sources: () => HealthSource[]): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    if (req.url === '/metrics') {
+      res.setHeader('content-type', registry.contentType);
+      res.end(await registry.metrics());
+    } else if (req.url === '/healthz') {
+      res.end('ok\n');
+    } else if (req.url === '/readyz') {
+      const notReady = sources().filter((s) => !s.ready()).map((s) => s.name);
+      res.statusCode = notReady.length ? 503 : 200;
+      res.end(notReady.length ? `not ready: ${notReady.join(', ')}\n` : 'ready\n');
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}

@@ -1,0 +1,182 @@
+import type { Admin, Kafka } from 'kafkajs';
+import type { Config } from '../config.js';
+import { Directory } from '../directory/client.js';
+import { ensureTopics } from '../lib/kafka.js';
+import { child } from '../lib/log.js';
+import { sleep } from '../stack/process.js';
+import { AccesslogReader, interpret, isSkip, type Skip } from './changelog.js';
+import { CookieStore, type ProducerState } from './cookie-store.js';
+import { changeEvent, newRunId, PersonEventPublisher, runEvent } from './publisher.js';
+
+export interface ChangelogProducerOptions {
+  /** Names the transactional id and the cookie's key: one live producer per name. */
+  name?: string;
+  /** Override of directory.peopleDn (tests use a subtree of their own). */
+  peopleDn?: string;
+  pageSize?: number;
+  pollMs?: number;
+}
+
+export interface ProducerStats {
+  published: number;
+  skipped: Record<Skip['reason'], number>;
+  snapshots: number;
+  transactions: number;
+  errors: number;
+  cookie: string | undefined;
+  healthy: boolean;
+  lastError?: string;
+}
+
+/**
+ * Reads the portal directory's change log after its cookie and publishes one PersonChanged per
+ * change; the cookie is committed in the same Kafka transaction as the events, so a crash at any
+ * point neither loses a change nor publishes one twice to read_committed consumers.
+ */
+export class ChangelogProducer {
+  readonly stats: ProducerStats = {
+    published: 0, snapshots: 0, transactions: 0, errors: 0, cookie: undefined, healthy: false,
+    skipped: { malformed: 0, 'not-a-person': 0, 'no-idautoID': 0, 'own-write': 0, 'status-only': 0, 'unsupported-type': 0 },
+  };
+  private readonly log;
+  private readonly publisher: PersonEventPublisher;
+  private readonly store: CookieStore;
+  private readonly admin: Admin;
+  private directory: Directory | undefined;
+  private stopping = false;
+  private running: Promise<void> | undefined;
+  private readonly name: string;
+  private readonly pageSize: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: ChangelogProducerOptions = {}) {
+    this.name = opts.name ?? 'default';
+    this.pageSize = opts.pageSize ?? 1000;
+    this.pollMs = opts.pollMs ?? 100;
+    this.log = child({ component: 'producer', producer: this.name });
+    this.publisher = new PersonEventPublisher(kafka, cfg, `tilgang.producer.${this.name}`);
+    this.store = new CookieStore(kafka, cfg.kafka.topics.producerState, this.name);
+    this.admin = kafka.admin();
+  }
+
+  private get peopleDn(): string {
+    return this.opts.peopleDn ?? this.cfg.directory.peopleDn;
+  }
+
+  async start(): Promise<void> {
+    await this.admin.connect();
+    await ensureTopics(this.admin, [{ topic: this.cfg.kafka.topics.personChanged, partitions: this.cfg.kafka.partitions }]);
+    await this.store.ensure(this.admin);
+    await this.publisher.connect();
+    this.running = this.loop();
+  }
+
+  /** Finishes the transaction in flight, then stops. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running?.catch(() => {});
+    await this.directory?.close();
+    await this.publisher.disconnect();
+    await this.admin.disconnect().catch(() => {});
+  }
+
+  private async connectDirectory(): Promise<{ dir: Directory; reader: AccesslogReader }> {
+    if (!this.directory) this.directory = await Directory.connect(this.cfg, { peopleDn: this.peopleDn });
+    return { dir: this.directory, reader: new AccesslogReader(this.directory.client, this.cfg.directory.accesslogDn) };
+  }
+
+  private async loop(): Promise<void> {
+    let state = await this.store.load();
+    let backoff = 250;
+    let checkGap = true;
+    while (!this.stopping) {
+      try {
+        const { dir, reader } = await this.connectDirectory();
+        if (checkGap) {
+          state = await this.resolveStart(state, dir, reader);
+          checkGap = false;
+        }
+        for await (const page of reader.pages(state?.cookie, this.pageSize)) {
+          if (!page.length) continue;
+          state = await this.publishPage(page, state);
+          if (this.stopping) break;
+        }
+        this.stats.healthy = true;
+        backoff = 250;
+        if (!this.stopping) await sleep(this.pollMs);
+      } catch (e) {
+        // The directory or Kafka is away: say so, keep the cookie, and come back to it.
+        this.stats.errors++;
+        this.stats.healthy = false;
+        this.stats.lastError = (e as Error).message;
+        this.log.warn({ err: (e as Error).message, retryInMs: backoff }, 'producer cycle failed; retrying from the cookie');
+        await this.directory?.close();
+        this.directory = undefined;
+        checkGap = true;
+        await sleep(backoff * (0.5 + Math.random()));
+        backoff = Math.min(backoff * 2, 30_000);
+      }
+    }
+  }
+
+  /**
+   * No cookie, or a cookie older than what the log still holds (it was purged while tilgang was
+   * down): changes may have been lost, so take a full snapshot of every person instead of
+   * silently going on from the oldest entry.
+   */
+  private async resolveStart(state: ProducerState | undefined, dir: Directory, reader: AccesslogReader): Promise<ProducerState> {
+    const cookie = state?.cookie;
+    if (cookie) {
+      if (await reader.exists(cookie)) return state!;
+      const oldest = await reader.oldest();
+      if (!oldest || oldest <= cookie) return state!;
+      this.log.warn({ cookie, oldest }, 'the change log was purged past the cookie: changes may be missing, taking a full snapshot');
+    } else {
+      this.log.info('no cookie yet: taking a full snapshot, then following the change log');
+    }
+    return this.snapshot(dir, reader);
+  }
+
+  private async snapshot(dir: Directory, reader: AccesslogReader): Promise<ProducerState> {
+    const runId = newRunId();
+    // Taken before reading people: a change made during the snapshot is published again after it, never lost.
+    const latest = await reader.latest();
+    const run = { runId, mode: 'SNAPSHOT' as const, logOnly: false, targets: null, source: 'accesslog-gap' };
+    let n = 0;
+    for await (const ids of dir.personIds(this.pageSize)) {
+      await this.publisher.send(ids.map((id) => runEvent(id, run)));
+      this.stats.transactions++;
+      n += ids.length;
+    }
+    const state: ProducerState = { cookie: latest, snapshotRunId: runId, updatedAt: Date.now() };
+    await this.publisher.send([], (txn) => this.store.save(txn, state));
+    this.stats.snapshots++;
+    this.stats.published += n;
+    this.stats.cookie = latest;
+    this.log.info({ runId, persons: n, cookie: latest }, 'snapshot published');
+    return state;
+  }
+
+  private async publishPage(page: Parameters<typeof interpret>[0][], state: ProducerState | undefined): Promise<ProducerState> {
+    const events = [];
+    const opts = { peopleDn: this.peopleDn, ownDn: this.cfg.directory.bindDn, sensitive: this.cfg.directory.sensitive };
+    let cookie = state?.cookie;
+    for (const entry of page) {
+      const c = interpret(entry, opts);
+      if (c.cookie && (!cookie || c.cookie > cookie)) cookie = c.cookie;
+      if (isSkip(c)) {
+        this.stats.skipped[c.reason]++;
+        const level = c.reason === 'malformed' || c.reason === 'no-idautoID' ? 'warn' : 'debug';
+        this.log[level]({ dn: c.dn, cookie: c.cookie, reason: c.reason }, 'change log entry skipped');
+        continue;
+      }
+      events.push(changeEvent(c));
+    }
+    const next: ProducerState = { ...state, cookie, updatedAt: Date.now() };
+    await this.publisher.send(events, (txn) => this.store.save(txn, next));
+    this.stats.transactions++;
+    this.stats.published += events.length;
+    this.stats.cookie = cookie;
+    return next;
+  }
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka, Producer, Transaction } from 'kafkajs';
+import type { Config } from '../config.js';
+import { EventCodec } from '../schemas/codec.js';
+import type { PersonChanged, RunMode } from '../schemas/generated.js';
+import type { Change } from './changelog.js';
+
+export function changeEvent(c: Change): PersonChanged {
+  return {
+    eventId: `accesslog:${c.cookie}:${c.personId}`,
+    personId: c.personId,
+    changeType: c.type,
+    changedAttributes: c.changedAttributes,
+    oldDn: c.oldDn,
+    newDn: c.newDn,
+    changeTime: c.time,
+    changelogPosition: c.cookie,
+    runId: null,
+    mode: 'LIVE',
+    logOnly: false,
+    targets: null,
+    source: 'accesslog',
+  };
+}
+
+export interface RunInfo { runId: string; mode: Exclude<RunMode, 'LIVE'>; logOnly: boolean; targets: string[] | null; source: string }
+
+export function runEvent(personId: string, run: RunInfo, now = Date.now()): PersonChanged {
+  return {
+    eventId: randomUUID(),
+    personId,
+    changeType: run.mode,
+    changedAttributes: [],
+    oldDn: null,
+    newDn: null,
+    changeTime: now,
+    changelogPosition: null,
+    runId: run.runId,
+    mode: run.mode,
+    logOnly: run.logOnly,
+    targets: run.targets,
+    source: run.source,
+  };
+}
+
+export function newRunId(now = new Date()): string {
+  return `run-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Publishes PersonChanged events in Kafka transactions: read_committed consumers see all of a
+ * transaction or none of it, and `extra` (the cookie) rides in the same transaction.
+ */
+export class PersonEventPublisher {
+  readonly producer: Producer;
+  readonly codec: EventCodec;
+  readonly topic: string;
+
+  constructor(kafka: Kafka, cfg: Config, transactionalId: string, topic = cfg.kafka.topics.personChanged) {
+    this.producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+    this.codec = new EventCodec(cfg.registry.url);
+    this.topic = topic;
+  }
+
+  async connect(): Promise<void> {
+    await this.producer.connect();
+    await this.codec.register('PersonChanged', this.topic);
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producer.disconnect().catch(() => {});
+  }
+
+  async send(events: PersonChanged[], extra?: (txn: Transaction) => Promise<void>): Promise<void> {
+    const messages = await Promise.all(events.map(async (e) => ({
+      key: e.personId,
+      value: await this.codec.encode('PersonChanged', this.topic, e),
+      headers: { 'tilgang-event': 'PersonChanged', 'tilgang-change': e.changeType },
+    })));
+    const txn = await this.producer.transaction();
+    try {
+      if (messages.length) await txn.send({ topic: this.topic, messages });
+      if (extra) await extra(txn);
+      await txn.commit();
+    } catch (e) {
+      await txn.abort().catch(() => {});
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import type { Kafka } from 'kafkajs';
+import cliProgress from 'cli-progress';
+import type { Config } from '../config.js';
+import { A } from '../directory/attributes.js';
+import { Directory, escapeFilter } from '../directory/client.js';
+import { ensureTopics } from '../lib/kafka.js';
+import { newRunId, PersonEventPublisher, runEvent, type RunInfo } from './publisher.js';
+
+/** The seed's key_field values, and the directory attribute each one names. */
+export const KEY_FIELDS = { username: A.usernames, 'uh-username': A.uhUsername, idautoID: A.id, uhid: A.id } as const;
+export type KeyField = keyof typeof KEY_FIELDS;
+
+export class SyncError extends Error {
+  override name = 'SyncError';
+}
+
+export interface SyncOptions {
+  keyField?: KeyField;
+  keyValue?: string;
+  all?: boolean;
+  limit?: number;
+  personsFile?: string;
+  logOnly?: boolean;
+  targets?: string[];
+  progress?: boolean;
+  peopleDn?: string;
+  topic?: string;
+}
+
+export interface SyncSummary { runId: string; mode: RunInfo['mode']; published: number; unknown: string[] }
+
+const CHUNK = 1000;
+
+/** Which people a run addresses, resolved against the directory before anything is published. */
+async function selectPeople(dir: Directory, o: SyncOptions): Promise<{ ids: string[]; unknown: string[] }> {
+  if (o.keyField || o.keyValue !== undefined) {
+    if (!o.keyField || !o.keyValue) throw new SyncError('--key-field and --key-value go together');
+    const attr = KEY_FIELDS[o.keyField];
+    if (!attr) throw new SyncError(`--key-field must be one of ${Object.keys(KEY_FIELDS).join(', ')}`);
+    const found = await dir.findPeople(attr, o.keyValue, [A.id]);
+    if (!found.length) throw new SyncError(`no person in the directory has ${o.keyField}=${o.keyValue}`);
+    if (found.length > 1) throw new SyncError(`${found.length} people have ${o.keyField}=${o.keyValue} (duplicate): ${found.map((f) => f.dn).join('; ')}`);
+    return { ids: [found[0]!.attrs[A.id]![0]!], unknown: [] };
+  }
+  if (o.personsFile) {
+    const wanted = [...new Set(readFileSync(o.personsFile, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))];
+    const known = new Set<string>();
+    for (let i = 0; i < wanted.length; i += 100) {
+      const part = wanted.slice(i, i + 100);
+      const { searchEntries } = await dir.client.search(dir.peopleDn, {
+        scope: 'sub', filter: `(&(objectClass=idautoPerson)(|${part.map((id) => `(${A.id}=${escapeFilter(id)})`).join('')}))`, attributes: [A.id],
+      });
+      for (const e of searchEntries) known.add(String(e[A.id]).toLowerCase());
+    }
+    const ids = wanted.filter((id) => known.has(id.toLowerCase()));
+    return { ids: o.limit ? ids.slice(0, o.limit) : ids, unknown: wanted.filter((id) => !known.has(id.toLowerCase())) };
+  }
+  if (o.all) {
+    const ids: string[] = [];
+    for await (const page of dir.personIds(CHUNK)) {
+      ids.push(...page);
+      if (o.limit && ids.length >= o.limit) break;
+    }
+    return { ids: o.limit ? ids.slice(0, o.limit) : ids, unknown: [] };
+  }
+  throw new SyncError('say which people: --key-field/--key-value, --persons-file or --all');
+}
+
+/**
+ * The seed's run modes as one command: publish REPROCESS events for chosen people, or SNAPSHOT
+ * events for everyone (a reconciliation), under one run id that the run report groups by.
+ */
+export async function sync(cfg: Config, kafka: Kafka, o: SyncOptions): Promise<SyncSummary> {
+  const dir = await Directory.connect(cfg, { peopleDn: o.peopleDn });
+  const runId = newRunId();
+  const run: RunInfo = { runId, mode: o.all ? 'SNAPSHOT' : 'REPROCESS', logOnly: !!o.logOnly, targets: o.targets?.length ? o.targets : null, source: 'cli' };
+  const topic = o.topic ?? cfg.kafka.topics.personChanged;
+  const admin = kafka.admin();
+  const publisher = new PersonEventPublisher(kafka, cfg, `tilgang.sync.${runId}`, topic);
+  try {
+    const { ids, unknown } = await selectPeople(dir, o);
+    await admin.connect();
+    await ensureTopics(admin, [{ topic, partitions: cfg.kafka.partitions }]);
+    await publisher.connect();
+    const bar = o.progress ? new cliProgress.SingleBar({ format: `${runId} [{bar}] {value}/{total} people` }, cliProgress.Presets.shades_classic) : undefined;
+    bar?.start(ids.length, 0);
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      await publisher.send(ids.slice(i, i + CHUNK).map((id) => runEvent(id, run)));
+      bar?.update(Math.min(i + CHUNK, ids.length));
+    }
+    bar?.stop();
+    return { runId, mode: run.mode, published: ids.length, unknown };
+  } finally {
+    await publisher.disconnect();
+    await admin.disconnect().catch(() => {});
+    await dir.close();
+  }
+}
