@@ -55,6 +55,8 @@ export const kafkaService: Service = {
       throw new Error(`Kafka install: Maven finished but ${partial} holds no kafka_2.13 jar`);
     }
     writeFileSync(join(partial, MANIFEST), JSON.stringify({ pom: stamp, jars }, null, 2));
+    // New jars must not be swapped in under a running broker.
+    if (ours(readPid(NAME))) await this.stop();
     rmSync(libDir(), { recursive: true, force: true });
     renameSync(partial, libDir());
     log.info({ jars: jars.length }, 'Kafka jars installed');
