@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { Directory } from '../directory/client.js';
 import { ensureTopics } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
+import { metrics } from '../lib/metrics.js';
 import { sleep } from '../stack/process.js';
 import { AccesslogReader, interpret, isSkip, type Skip } from './changelog.js';
 import { CookieStore, type ProducerState } from './cookie-store.js';
@@ -15,6 +16,8 @@ export interface ChangelogProducerOptions {
   peopleDn?: string;
   pageSize?: number;
   pollMs?: number;
+  /** Called inside each change transaction after its sends, before the commit (crash tests use it). */
+  inTransaction?: () => Promise<void>;
 }
 
 export interface ProducerStats {
@@ -152,6 +155,7 @@ export class ChangelogProducer {
     await this.publisher.send([], (txn) => this.store.save(txn, state));
     this.stats.snapshots++;
     this.stats.published += n;
+    metrics.published.inc(n);
     this.stats.cookie = latest;
     this.log.info({ runId, persons: n, cookie: latest }, 'snapshot published');
     return state;
@@ -166,6 +170,7 @@ export class ChangelogProducer {
       if (c.cookie && (!cookie || c.cookie > cookie)) cookie = c.cookie;
       if (isSkip(c)) {
         this.stats.skipped[c.reason]++;
+        metrics.skipped.inc({ reason: c.reason });
         const level = c.reason === 'malformed' || c.reason === 'no-idautoID' ? 'warn' : 'debug';
         this.log[level]({ dn: c.dn, cookie: c.cookie, reason: c.reason }, 'change log entry skipped');
         continue;
@@ -173,9 +178,13 @@ export class ChangelogProducer {
       events.push(changeEvent(c));
     }
     const next: ProducerState = { ...state, cookie, updatedAt: Date.now() };
-    await this.publisher.send(events, (txn) => this.store.save(txn, next));
+    await this.publisher.send(events, async (txn) => {
+      await this.store.save(txn, next);
+      await this.opts.inTransaction?.();
+    });
     this.stats.transactions++;
     this.stats.published += events.length;
+    metrics.published.inc(events.length);
     this.stats.cookie = cookie;
     return next;
   }

@@ -48,7 +48,8 @@ export async function stopDaemon(name: string, graceMs = 15_000): Promise<void> 
     while (alive(pid) && Date.now() < until) await sleep(200);
     if (alive(pid)) { try { process.kill(-pid!, 'SIGKILL'); } catch { try { process.kill(pid!, 'SIGKILL'); } catch { /* gone */ } } }
   }
-  rmSync(pidFile(name), { force: true });
+  // Another `stack up` may have started a new one meanwhile: only forget the pid we stopped.
+  if (readPid(name) === pid) rmSync(pidFile(name), { force: true });
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { Directory } from '../directory/client.js';
+import { log } from '../lib/log.js';
+import { startRoles } from '../run.js';
+import { up } from '../stack/index.js';
+import { dir } from '../stack/process.js';
+import { enabledTargets } from '../targets/index.js';
+
+const SimulatorSettings = z.object({ port: z.number().int(), latency: z.boolean().default(false), state: z.string().optional() }).optional();
+
+async function hasPeople(cfg: Config): Promise<boolean> {
+  const d = await Directory.connect(cfg);
+  try {
+    for await (const ids of d.personIds(1)) return ids.length > 0;
+    return false;
+  } finally {
+    await d.close();
+  }
+}
+
+/**
+ * `npm start`: the real stack, the sample university, the simulators of the systems that cannot
+ * run here, and tilgang provisioning live, printing what happens until Ctrl-C.
+ */
+export async function runDemo(cfg: Config, o: { persons: number; reseed?: boolean; exitAfter?: number }): Promise<void> {
+  const t0 = Date.now();
+  console.log('tilgang demo: starting the stack (first time: installs Kafka, the schema registry and OpenLDAP)...');
+  await up();
+  console.log(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  if (o.reseed || !(await hasPeople(cfg))) {
+    const { runSeed } = await import('../seed/index.js');
+    console.log(`seeding a sample university of ${o.persons} people...`);
+    const s = await runSeed(cfg, { persons: o.persons, seed: 1, progress: process.stderr.isTTY });
+    console.log(`seeded ${s.persons} people, ${s.topics} topics, ${s.enrolments} enrolments in ${(s.timings.totalMs / 1000).toFixed(1)} s; ${s.badRecords.length} bad records planted on purpose`);
+  } else {
+    console.log('sample university already in the directory (use --reseed to replace it)');
+  }
+
+  const sims: { close(): Promise<void> }[] = [];
+  const targets = await enabledTargets(cfg.targets);
+  for (const t of targets) {
+    const settings = SimulatorSettings.parse((cfg.targets[t.name] as { simulator?: unknown } | undefined)?.simulator);
+    if (!t.simulator || !settings) continue;
+    const s = await t.simulator.start({ port: settings.port, latency: settings.latency, stateFile: settings.state ?? `${dir('sim')}/${t.name}.json` });
+    sims.push(s);
+    console.log(`${t.name} simulator on ${s.url}`);
+  }
+  if (!targets.length) console.log('no targets enabled in the configuration: the producer and the writeback run alone');
+
+  const r = await startRoles(cfg, 'all');
+  console.log(`running: producer, ${targets.map((t) => `target ${t.name}`).join(', ') || 'no targets'}, writeback; metrics on :${cfg.runtime.metricsPort}/metrics. Ctrl-C stops.`);
+  const tick = setInterval(() => {
+    const p = r.producer?.stats;
+    const groups = r.groups.map((g) => `${g.target.name}: ${g.counts.results} results, ${g.counts.dlq} dead-lettered`).join('; ');
+    console.log(`[${new Date().toISOString().slice(11, 19)}] producer: ${p?.published ?? 0} events (cookie ${p?.cookie ?? '-'}); ${groups || 'no target groups'}; writeback: ${r.writeback?.counts.writes ?? 0} status writes`);
+  }, 5000);
+
+  const stop = async () => {
+    clearInterval(tick);
+    await r.stop();
+    for (const s of sims) await s.close();
+  };
+  await new Promise<void>((resolve) => {
+    const finish = () => { stop().finally(resolve); };
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+    if (o.exitAfter) setTimeout(finish, o.exitAfter * 1000);
+  });
+  log.info('demo stopped');
+}

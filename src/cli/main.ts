@@ -1,0 +1,186 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { dlqTopic, readDeadLetters, redrive } from '../consumers/dlq.js';
+import { MassChangeGuard } from '../consumers/guard.js';
+import { countResults, formatReport, readRunResults } from '../consumers/report.js';
+import { makeKafka } from '../lib/kafka.js';
+import { log } from '../lib/log.js';
+import { MvReader } from '../mv/person.js';
+import { ChangelogProducer } from '../producers/changelog-producer.js';
+import { newRunId, PersonEventPublisher, runEvent } from '../producers/publisher.js';
+import { KEY_FIELDS, sync, type KeyField } from '../producers/sync.js';
+import { startRoles, type Role } from '../run.js';
+import { down, reset, status, up } from '../stack/index.js';
+import { getTarget } from '../targets/index.js';
+import { runDemo } from './demo.js';
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number');
+  return n;
+};
+
+const program = new Command('tilgang')
+  .description('Event-driven identity provisioning from the portal directory to Moodle, AD, Lenel and WISEflow')
+  .option('-c, --config <file>', 'configuration file (default: TILGANG_CONFIG, tilgang.yaml, tilgang.example.yaml)')
+  .showHelpAfterError();
+
+const config = (): Config => loadConfig(program.opts().config);
+
+/** Runs until SIGINT/SIGTERM, then lets work in flight finish and commit. */
+function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: string) => {
+      log.info({ signal: sig }, 'stopping: finishing work in flight');
+      stop().then(resolve, (e) => { log.error({ err: (e as Error).message }, 'stop failed'); resolve(); });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+const stack = program.command('stack').description('the local servers: Kafka, schema registry, OpenLDAP, PostgreSQL');
+stack.command('up').argument('[services...]').description('install what is missing and start every server').action(async (names: string[]) => {
+  await up(names);
+  printStatus(await status(names));
+});
+stack.command('down').argument('[services...]').action(async (names: string[]) => { await down(names); });
+stack.command('reset').argument('[services...]').description('stop and drop the data of the servers (not their binaries)').action(async (names: string[]) => { await reset(names); });
+stack.command('status').argument('[services...]').action(async (names: string[]) => {
+  const st = await status(names);
+  printStatus(st);
+  if (st.some((s) => !s.healthy)) process.exitCode = 1;
+});
+
+function printStatus(st: Awaited<ReturnType<typeof status>>) {
+  console.log(`${'service'.padEnd(12)} ${'ports'.padEnd(14)} ${'pid'.padEnd(8)} health`);
+  for (const s of st) console.log(`${s.name.padEnd(12)} ${s.ports.join(',').padEnd(14)} ${String(s.pid ?? '-').padEnd(8)} ${s.healthy ? 'up' : 'DOWN'}`);
+}
+
+program.command('seed').description('fill the directory and MV with a deterministic sample university (replaces the previous sample)')
+  .option('--persons <n>', 'people to generate', int, 2000)
+  .option('--seed <n>', 'seed value', int, 1)
+  .option('--mv-only', 'load MV only, not the directory')
+  .action(async (o: { persons: number; seed: number; mvOnly?: boolean }) => {
+    const { runSeed } = await import('../seed/index.js');
+    const s = await runSeed(config(), { persons: o.persons, seed: o.seed, directory: !o.mvOnly, progress: process.stderr.isTTY });
+    console.log(`seeded ${s.persons} people, ${s.orgUnits} org units, ${s.topics} topics, ${s.enrolments} enrolments; ${s.badRecords.length} bad records planted (${(s.timings.totalMs / 1000).toFixed(1)} s)`);
+  });
+
+program.command('produce').description('follow the directory change log and publish person.changed events')
+  .action(async () => {
+    const p = new ChangelogProducer(config(), makeKafka(config()));
+    await p.start();
+    await untilSignal(() => p.stop());
+  });
+
+program.command('sync').description('publish events for chosen people: one (--key-field/--key-value), a file, or everyone (--all)')
+  .addOption(new Option('--key-field <field>', 'which identifier --key-value is').choices(Object.keys(KEY_FIELDS)))
+  .option('--key-value <value>', 'the identifier of the one person to reprocess')
+  .option('--all', 'a snapshot event for every person: a full reconciliation')
+  .option('--limit <n>', 'at most this many people (the seed\'s process_total)', int)
+  .option('--persons-file <file>', 'a file of idautoIDs, one per line')
+  .option('--log-only', 'consumers plan and report but change nothing')
+  .option('--target <name...>', 'address these targets only')
+  .action(async (o: { keyField?: KeyField; keyValue?: string; all?: boolean; limit?: number; personsFile?: string; logOnly?: boolean; target?: string[] }) => {
+    const cfg = config();
+    const s = await sync(cfg, makeKafka(cfg), { ...o, targets: o.target, progress: process.stderr.isTTY });
+    console.log(`run ${s.runId}: ${s.published} ${s.mode} event(s) published${o.logOnly ? ' (log only)' : ''}`);
+    if (s.unknown.length) {
+      console.error(`${s.unknown.length} id(s) not in the directory: ${s.unknown.slice(0, 20).join(', ')}${s.unknown.length > 20 ? ', ...' : ''}`);
+      process.exitCode = 2;
+    }
+    console.log(`see the counters with: tilgang report ${s.runId}`);
+  });
+
+program.command('run').description('run the producer, every enabled target group and the writeback (or one role)')
+  .option('--role <role...>', 'producer | writeback | target:<name>')
+  .option('--metrics-port <port>', '/metrics, /healthz, /readyz', int)
+  .action(async (o: { role?: Role[]; metricsPort?: number }) => {
+    const r = await startRoles(config(), o.role ?? 'all', { metricsPort: o.metricsPort });
+    log.info({ roles: o.role ?? 'all' }, 'running');
+    await untilSignal(() => r.stop());
+  });
+
+program.command('demo').description('the whole stack with the sample university, provisioning live (npm start)')
+  .option('--persons <n>', 'people in the sample university', int, 2000)
+  .option('--reseed', 'replace the sample university even when one is there')
+  .option('--exit-after <seconds>', 'stop after this long (default: run until Ctrl-C)', int)
+  .action(async (o: { persons: number; reseed?: boolean; exitAfter?: number }) => {
+    await runDemo(config(), o);
+  });
+
+program.command('sim').description('serve a simulator of a target system\'s API').argument('<target>')
+  .option('--port <port>', 'port', int, 0)
+  .option('--state <file>', 'keep the simulated system\'s state in this file')
+  .option('--latency', 'add the real system\'s measured latency and worker pool')
+  .action(async (name: string, o: { port: number; state?: string; latency?: boolean }) => {
+    const t = await getTarget(name);
+    if (!t.simulator) throw new Error(`target ${name} has no simulator`);
+    const s = await t.simulator.start({ port: o.port, stateFile: o.state, latency: !!o.latency });
+    console.log(`${name} simulator listening on ${s.url}`);
+    await untilSignal(() => s.close());
+  });
+
+const dlq = program.command('dlq').description('the dead-letter topic of a target');
+dlq.command('list').argument('<target>').action(async (target: string) => {
+  const { letters } = await readDeadLetters(makeKafka(config()), target);
+  if (!letters.length) return console.log(`${dlqTopic(target)}: empty`);
+  for (const l of letters) console.log(`${l.offset.padStart(6)}  ${l.failedAt}  ${l.personId}  ${l.error?.code ?? ''}: ${l.error?.message ?? ''}  (attempts ${l.attempts})`);
+  console.log(`${letters.length} dead letter(s); redrive with: tilgang dlq redrive ${target}`);
+});
+dlq.command('redrive').argument('<target>').action(async (target: string) => {
+  const cfg = config();
+  const r = await redrive(cfg, makeKafka(cfg), target);
+  console.log(r.people ? `run ${r.runId}: ${r.people} person(s) sent back to ${target}` : 'nothing to redrive');
+});
+
+const guard = program.command('guard').description('the mass-change guard of a target');
+async function withGuard<T>(fn: (g: MassChangeGuard, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const mv = new MvReader(cfg.mv.url, cfg.mv.schema, 2);
+  try {
+    const g = new MassChangeGuard(mv.pool, cfg.runtime.stateSchema);
+    await g.ensure();
+    return await fn(g, cfg);
+  } finally {
+    await mv.close();
+  }
+}
+guard.command('status').argument('<target>').action((target: string) => withGuard(async (g) => {
+  const s = await g.state(target);
+  console.log(s.tripped ? `${target}: HOLDING since ${s.trippedAt?.toISOString()}: ${s.reason}; ${s.held} person(s) held` : `${target}: open${s.held ? ` (${s.held} held)` : ''}`);
+}));
+guard.command('release').argument('<target>').description('let the held operations through: the held people are reprocessed').action((target: string) => withGuard(async (g, cfg) => {
+  const runId = newRunId();
+  const ids = await g.release(target, runId);
+  if (ids.length) {
+    const pub = new PersonEventPublisher(makeKafka(cfg), cfg, `tilgang.guard-release.${runId}`);
+    await pub.connect();
+    try {
+      for (let i = 0; i < ids.length; i += 1000) {
+        await pub.send(ids.slice(i, i + 1000).map((id) => runEvent(id, { runId, mode: 'REPROCESS', logOnly: false, targets: [target], source: 'guard-release' })));
+      }
+    } finally {
+      await pub.disconnect();
+    }
+  }
+  console.log(`${target}: released; ${ids.length} held person(s) reprocessed in run ${runId}`);
+}));
+
+program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {
+  const cfg = config();
+  const results = await readRunResults(makeKafka(cfg), cfg.registry.url, cfg.kafka.topics.provisioningResult, runId);
+  console.log(formatReport(runId, countResults(results)));
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const err = e as Error;
+  console.error(err instanceof ConfigError ? err.message : `tilgang: ${err.message}`);
+  if (process.env.TILGANG_DEBUG) console.error(err.stack);
+  process.exitCode = 1;
+}
+// Long-running commands return only when stopped; after any command, idle Kafka/LDAP sockets must not keep the process.
+setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();

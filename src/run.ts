@@ -1,0 +1,65 @@
+import type { Server } from 'node:http';
+import type { Config } from './config.js';
+import { TargetGroup } from './consumers/target-group.js';
+import { Writeback } from './consumers/writeback.js';
+import { makeKafka } from './lib/kafka.js';
+import { log } from './lib/log.js';
+import { serveHealth, type HealthSource } from './lib/metrics.js';
+import { ChangelogProducer } from './producers/changelog-producer.js';
+import { enabledTargets, getTarget } from './targets/index.js';
+
+export type Role = 'producer' | 'writeback' | `target:${string}`;
+
+export interface Running {
+  producer?: ChangelogProducer;
+  groups: TargetGroup[];
+  writeback?: Writeback;
+  health?: Server;
+  stop(): Promise<void>;
+}
+
+/**
+ * `tilgang run`: the producer, every enabled target's group and the writeback in one process,
+ * or one of them (`--role`), so several processes on several machines share the groups.
+ */
+export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { metricsPort?: number } = {}): Promise<Running> {
+  const kafka = makeKafka(cfg);
+  const want = async (): Promise<Role[]> => {
+    if (roles !== 'all') return roles;
+    const targets = await enabledTargets(cfg.targets);
+    return ['producer', ...targets.map((t) => `target:${t.name}` as Role), 'writeback'];
+  };
+  const r: Running = { groups: [], async stop() {
+    await Promise.all(r.groups.map((g) => g.stop()));
+    await r.producer?.stop();
+    await r.writeback?.stop();
+    await new Promise<void>((res) => (r.health ? r.health.close(() => res()) : res()));
+  } };
+  const sources: HealthSource[] = [];
+  for (const role of await want()) {
+    if (role === 'producer') {
+      const p = new ChangelogProducer(cfg, kafka);
+      await p.start();
+      r.producer = p;
+      sources.push({ name: 'producer', ready: () => p.stats.healthy });
+    } else if (role === 'writeback') {
+      const w = new Writeback(cfg, kafka);
+      await w.start();
+      r.writeback = w;
+      sources.push({ name: 'writeback', ready: () => w.isReady() });
+    } else if (role.startsWith('target:')) {
+      const g = new TargetGroup(cfg, kafka, await getTarget(role.slice('target:'.length)));
+      await g.start();
+      r.groups.push(g);
+      sources.push({ name: role, ready: () => g.isReady() });
+    } else {
+      throw new Error(`unknown role ${role} (producer, writeback or target:<name>)`);
+    }
+  }
+  const port = opts.metricsPort ?? cfg.runtime.metricsPort;
+  r.health = await serveHealth(port, () => sources).catch((e: Error) => {
+    log.warn({ port, err: e.message }, 'metrics/health endpoint not started');
+    return undefined;
+  });
+  return r;
+}

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { Attribute, Change, Client } from 'ldapts';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import { loadConfig, readSecret, type Config } from '../../src/config.js';
+import { ensureTopics, makeKafka } from '../../src/lib/kafka.js';
+import { EventCodec } from '../../src/schemas/codec.js';
+import type { PersonChanged, ProvisioningResult } from '../../src/schemas/generated.js';
+
+/**
+ * A test's own corner of the shared stack: its own topics, its own directory subtree
+ * (ou=test-<id>,ou=Accounts,dc=meta), its own MV schema name, so tests run beside each other and
+ * beside a running demo.
+ */
+export interface TestEnv {
+  id: string;
+  cfg: Config;
+  kafka: Kafka;
+  peopleDn: string;
+  admin: Client;
+  codec: EventCodec;
+  addPerson(p: Partial<TestPerson> & { id?: string }): Promise<TestPerson>;
+  dn(id: string): string;
+  modify(dn: string, attr: string, values: string[], op?: 'replace' | 'add' | 'delete'): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestPerson {
+  id: string;
+  username: string;
+  givenName: string;
+  sn: string;
+  mail: string;
+  affiliation: string;
+  extra: Record<string, string[]>;
+}
+
+export async function testEnv(name: string, overrides: (cfg: Config) => void = () => {}): Promise<TestEnv> {
+  const id = `${name}-${randomUUID().slice(0, 8)}`;
+  const base = loadConfig('tilgang.example.yaml');
+  const peopleDn = `ou=test-${id},${base.directory.peopleDn}`;
+  const cfg: Config = structuredClone(base);
+  cfg.directory.peopleDn = peopleDn;
+  cfg.kafka.partitions = 3;
+  cfg.kafka.topics = {
+    personChanged: `test.${id}.person.changed`,
+    provisioningResult: `test.${id}.provisioning.result`,
+    courseChanged: `test.${id}.course.changed`,
+    producerState: `test.${id}.producer.state`,
+  };
+  cfg.runtime.stateSchema = `test_rt_${id.replace(/[^a-z0-9]/g, '_')}`;
+  cfg.runtime.metricsPort = 0;
+  cfg.runtime.instanceId = id;
+  overrides(cfg);
+  const admin = new Client({ url: cfg.directory.url });
+  await admin.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));
+  await admin.add(peopleDn, { objectClass: ['organizationalUnit'], ou: `test-${id}` });
+  const dn = (pid: string) => `idautoID=${pid},${peopleDn}`;
+  const kafka = makeKafka(cfg, `test-${id}`);
+  const ka = kafka.admin();
+  await ka.connect();
+  await ensureTopics(ka, [{ topic: cfg.kafka.topics.personChanged, partitions: 3 }, { topic: cfg.kafka.topics.provisioningResult, partitions: 3 }]);
+  await ka.disconnect();
+  let n = 0;
+  return {
+    id, cfg, kafka, peopleDn, admin, codec: new EventCodec(cfg.registry.url), dn,
+    async addPerson(p) {
+      n++;
+      const person: TestPerson = {
+        id: p.id ?? randomUUID(),
+        username: p.username ?? `t${id.slice(-6).replace(/-/g, '')}${n}`.toLowerCase(),
+        givenName: p.givenName ?? 'Åse Marit',
+        sn: p.sn ?? `Ødegård-${n}`,
+        mail: p.mail ?? `test${n}.${id}@uni.example.no`,
+        affiliation: p.affiliation ?? 'student',
+        extra: p.extra ?? {},
+      };
+      const attrs: Record<string, string | string[]> = {
+        objectClass: ['idautoPerson', 'tilgangStatusHolder'],
+        idautoID: person.id,
+        cn: `${person.givenName} ${person.sn}`,
+        sn: person.sn,
+        givenName: person.givenName,
+        idautoPersonUserNameMV: person.username,
+        mail: person.mail,
+        idautoPersonAffiliation: person.affiliation,
+        idautoPersonAffiliations: person.affiliation,
+        idautoPersonNationalID: '01810012345',
+        ...person.extra,
+      };
+      for (const [k, v] of Object.entries(attrs)) if (Array.isArray(v) && v.length === 0) delete attrs[k];
+      if (!person.givenName) delete attrs.givenName;
+      if (!person.mail) delete attrs.mail;
+      if (!person.username) delete attrs.idautoPersonUserNameMV;
+      await admin.add(dn(person.id), attrs);
+      return person;
+    },
+    async modify(target, attr, values, op = 'replace') {
+      await admin.modify(target, new Change({ operation: op, modification: new Attribute({ type: attr, values }) }));
+    },
+    async close() {
+      const { searchEntries } = await admin.search(peopleDn, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'] }).catch(() => ({ searchEntries: [] as { dn: string }[] }));
+      for (const e of searchEntries.sort((a, b) => b.dn.length - a.dn.length)) await admin.del(e.dn).catch(() => {});
+      await admin.unbind().catch(() => {});
+    },
+  };
+}
+
+/** Reads a topic (read_committed) until `done` says enough or the time is up; returns every message seen. */
+export async function collect(kafka: Kafka, topic: string, done: (msgs: KafkaMessage[]) => boolean, timeoutMs = 30_000): Promise<KafkaMessage[]> {
+  const msgs: KafkaMessage[] = [];
+  const consumer = kafka.consumer({ groupId: `test-collect-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 50 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  try {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      consumer.run({ eachMessage: async ({ message }) => {
+        msgs.push(message);
+        if (done(msgs)) { clearTimeout(timer); resolve(); }
+      } });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return msgs;
+}
+
+export async function decodeEvents(env: TestEnv, msgs: KafkaMessage[]): Promise<PersonChanged[]> {
+  return Promise.all(msgs.map((m) => env.codec.decode('PersonChanged', m.value!)));
+}
+
+export async function decodeResults(env: TestEnv, msgs: KafkaMessage[]): Promise<ProvisioningResult[]> {
+  return Promise.all(msgs.map((m) => env.codec.decode('ProvisioningResult', m.value!)));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) { last = e; }
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** A consumer that keeps reading a topic in the background (read_committed) while a test acts. */
+export class Collector {
+  readonly messages: KafkaMessage[] = [];
+  private consumer;
+  constructor(private readonly kafka: Kafka, private readonly topic: string) {
+    this.consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 50 });
+  }
+  async start(): Promise<this> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({ eachMessage: async ({ message }) => { this.messages.push(message); } });
+    return this;
+  }
+  async until(pred: (msgs: KafkaMessage[]) => boolean, timeoutMs = 30_000, what = 'messages'): Promise<KafkaMessage[]> {
+    await eventually(async () => pred(this.messages), timeoutMs, `${what} on ${this.topic} (have ${this.messages.length})`);
+    return this.messages;
+  }
+  async stop(): Promise<void> {
+    await this.consumer.disconnect().catch(() => {});
+  }
+}
