@@ -1,6 +1,7 @@
 /**
  * Runs the seed from a shell, for loading and timing:
  *   npx tsx src/seed/main.ts --persons 100000 --seed 1 [--now 2026-03-15] [--no-directory] [--connections 8]
+ *     [--schema mv_other] [--people-dn ou=test-mine,ou=Accounts,dc=meta]   (instead of the configured ones)
  * Prints the SeedSummary as JSON on stdout; the progress bars go to stderr.
  */
 import { parseArgs } from 'node:util';
@@ -15,10 +16,15 @@ const { values } = parseArgs({
     'no-directory': { type: 'boolean', default: false },
     connections: { type: 'string' },
     config: { type: 'string' },
+    schema: { type: 'string' },
+    'people-dn': { type: 'string' },
   },
 });
 
-const summary = await runSeed(loadConfig(values.config), {
+const cfg = loadConfig(values.config);
+if (values.schema) cfg.mv.schema = values.schema;
+if (values['people-dn']) cfg.directory.peopleDn = values['people-dn'];
+const summary = await runSeed(cfg, {
   persons: Number(values.persons),
   seed: Number(values.seed),
   now: values.now ? new Date(values.now) : undefined,
