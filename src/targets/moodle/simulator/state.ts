@@ -45,7 +45,6 @@ export interface UserRec {
   alternatename: string;
   timecreated: number;
   timemodified: number;
-  contextid: number;
   interests: string[];
   /** Custom profile field data by field shortname. */
   profile: Record<string, string>;
@@ -206,8 +205,8 @@ export class Store {
   private readonly byUsername = new Map<string, number>();
   private readonly byEmail = new Map<string, Set<number>>();
   private readonly byIdnumber = new Map<string, Set<number>>();
-  private readonly courseByShortname = new Map<string, number>();
-  private readonly courseByIdnumber = new Map<string, number>();
+  private readonly courseShortnameIndex = new Map<string, number>();
+  private readonly courseIdnumberIndex = new Map<string, number>();
   private readonly categoryByIdnumber = new Map<string, number>();
 
   private undo: Undo[] | null = null;
@@ -228,8 +227,8 @@ export class Store {
     this.byUsername.clear();
     this.byEmail.clear();
     this.byIdnumber.clear();
-    this.courseByShortname.clear();
-    this.courseByIdnumber.clear();
+    this.courseShortnameIndex.clear();
+    this.courseIdnumberIndex.clear();
     this.categoryByIdnumber.clear();
     this.site = d.site;
     this.seq = d.seq;
@@ -242,8 +241,8 @@ export class Store {
     }
     for (const c of d.courses) {
       this.courses.set(c.id, c);
-      this.courseByShortname.set(c.shortname, c.id);
-      if (c.idnumber) this.courseByIdnumber.set(c.idnumber, c.id);
+      this.courseShortnameIndex.set(c.shortname, c.id);
+      if (c.idnumber) this.courseIdnumberIndex.set(c.idnumber, c.id);
     }
     for (const e of d.enrolments) this.enrolments.set(`${e.courseid}:${e.userid}`, e);
     for (const m of d.modules) {
@@ -376,13 +375,15 @@ export class Store {
     return [...(this.byIdnumber.get(idnumber) ?? [])].map((id) => this.users.get(id)!);
   }
 
-  insertUser(u: Omit<UserRec, 'id' | 'contextid'>): UserRec {
+  insertUser(u: Omit<UserRec, 'id'>): UserRec {
     const id = this.next('user');
     const key = `${u.mnethostid}:${u.username}`;
     if (this.byUsername.has(key)) {
       throw new UniqueViolation('user', 'mdl_user_mneuse_uix');
     }
-    const rec: UserRec = { ...u, id, contextid: this.next('context') };
+    // No context is allocated here: the recorded ids (course 3 → context 18 after user 4 and
+    // category 3) show user contexts are not created by core_user_create_users on this site.
+    const rec: UserRec = { ...u, id };
     this.mapSet(this.users, id, rec);
     this.mapSet(this.byUsername, key, id);
     this.setAdd(this.byEmail, rec.email.toLowerCase(), id);
@@ -460,12 +461,12 @@ export class Store {
   // ---- courses ------------------------------------------------------------------------------
 
   courseByShortname(shortname: string): CourseRec | undefined {
-    const id = this.courseByShortname.get(shortname);
+    const id = this.courseShortnameIndex.get(shortname);
     return id === undefined ? undefined : this.courses.get(id);
   }
 
   courseByIdnumber(idnumber: string): CourseRec | undefined {
-    const id = this.courseByIdnumber.get(idnumber);
+    const id = this.courseIdnumberIndex.get(idnumber);
     return id === undefined ? undefined : this.courses.get(id);
   }
 
@@ -473,8 +474,8 @@ export class Store {
     const id = this.next('course');
     const rec: CourseRec = { ...c, id, contextid: this.next('context') };
     this.mapSet(this.courses, id, rec);
-    this.mapSet(this.courseByShortname, rec.shortname, id);
-    if (rec.idnumber) this.mapSet(this.courseByIdnumber, rec.idnumber, id);
+    this.mapSet(this.courseShortnameIndex, rec.shortname, id);
+    if (rec.idnumber) this.mapSet(this.courseIdnumberIndex, rec.idnumber, id);
     return rec;
   }
 
