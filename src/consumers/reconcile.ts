@@ -89,7 +89,7 @@ export async function prepare(event: PersonChanged, d: ReconcileDeps): Promise<P
   }
   const mv = await d.mv.person(event.personId);
   const person: PersonContext = {
-    id: event.personId, record, mv,
+    id: event.personId, event, record, mv,
     entitled: isEntitled(record, d.ctx.config.entitlement),
     provisioned: isProvisioned(record, name),
   };

@@ -26,6 +26,8 @@ export interface TargetGroupOptions {
   fromBeginning?: boolean;
   /** Offsets are committed after at most this many events of a partition's batch. */
   chunkSize?: number;
+  /** Called after apply, before the results and offsets are committed (crash tests use it). */
+  beforeCommit?: () => Promise<void>;
 }
 
 /** Serialises transactions: one transactional producer holds one open transaction at a time. */
@@ -173,15 +175,18 @@ export class TargetGroup {
     return n;
   }
 
-  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     metrics.lag.set({ group: this.groupId, partition: String(batch.partition) }, Number(batch.offsetLag()));
     const chunk = this.opts.chunkSize ?? 500;
     for (let i = 0; i < batch.messages.length; i += chunk) {
       if (!isRunning() || isStale()) return;
       const messages = batch.messages.slice(i, i + chunk);
       const outputs = await this.process(messages, heartbeat);
+      await this.opts.beforeCommit?.();
       const last = messages[messages.length - 1]!.offset;
       await this.commit(outputs, batch.topic, batch.partition, last);
+      // The transaction committed the group's offset; this moves the consumer's own fetch position.
+      resolveOffset(last);
       await heartbeat();
     }
   }

@@ -1,7 +1,7 @@
 import type { ZodType } from 'zod';
 import type { PersonRecord } from '../directory/client.js';
 import type { MvPerson } from '../mv/person.js';
-import type { AttributeChange, OperationOutcome } from '../schemas/generated.js';
+import type { AttributeChange, OperationOutcome, PersonChanged } from '../schemas/generated.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 
@@ -31,6 +31,8 @@ export interface OperationResult {
 /** What the runtime knows about a person when it asks the target for the desired account. */
 export interface PersonContext {
   id: string;
+  /** The event that brought the person here (run id, mode); targets act on the current record, not on it. */
+  event: PersonChanged;
   record: PersonRecord;
   mv: MvPerson | undefined;
   /** Birthright or a granted request (the runtime decides it from the target's entitlement rules). */

@@ -1,0 +1,86 @@
+import pg from 'pg';
+import { z } from 'zod';
+import { TerminalError, TransientError } from '../../src/consumers/errors.js';
+import type { Operation, OperationResult, Target } from '../../src/consumers/target.js';
+import { first } from '../../src/directory/client.js';
+
+/**
+ * A small target written for the runtime's tests: accounts are rows in a PostgreSQL table (a real
+ * server), every applied effect is logged, and faults can be planted per person.
+ */
+export interface Account { person_id: string; username: string; mail: string; given_name: string; sn: string; enabled: boolean }
+type Desired = Omit<Account, 'enabled'> & { enabled: true };
+type Client = { pool: pg.Pool; s: string };
+
+const Config = z.object({
+  schema: z.string(),
+  url: z.string(),
+  entitlement: z.object({ affiliations: z.array(z.string()), roles: z.array(z.string()).default([]), request: z.string().optional() }),
+  /** Milliseconds each apply takes, to make overlap visible if ordering were broken. */
+  applyDelayMs: z.number().default(0),
+});
+type Cfg = z.infer<typeof Config>;
+
+const FIELDS = ['username', 'mail', 'given_name', 'sn'] as const;
+
+export async function createTables(url: string, schema: string): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema};
+    CREATE TABLE IF NOT EXISTS ${schema}.accounts (person_id text, username text, mail text, given_name text, sn text, enabled boolean);
+    CREATE TABLE IF NOT EXISTS ${schema}.effects (seq bigserial, person_id text, event_id text, kind text, started_at timestamptz, finished_at timestamptz);
+    CREATE TABLE IF NOT EXISTS ${schema}.faults (person_id text PRIMARY KEY, transient int NOT NULL DEFAULT 0, terminal boolean NOT NULL DEFAULT false);`);
+  return pool;
+}
+
+export const pgTarget: Target<Cfg, Desired, Account[], Account, Client> = {
+  name: 'pgtest',
+  config: Config,
+  essential: () => ['givenName', 'sn', 'mail', 'idautoPersonUserNameMV'],
+  async connect({ config }) {
+    return { pool: new pg.Pool({ connectionString: config.url, max: 8 }), s: config.schema };
+  },
+  async close(c) {
+    await c.pool.end();
+  },
+  desired(p) {
+    if (!p.entitled) return null;
+    return { person_id: p.id, username: first(p.record, 'idautoPersonUserNameMV')!.toLowerCase(), mail: first(p.record, 'mail')!, given_name: first(p.record, 'givenName')!, sn: first(p.record, 'sn')!, enabled: true };
+  },
+  async actual(p, desired, c) {
+    const { rows } = await c.pool.query(`SELECT * FROM ${c.s}.accounts WHERE person_id = $1 OR username = $2`, [p.id, desired?.username ?? null]);
+    if (rows.length > 1) throw new TerminalError(`duplicate accounts for person ${p.id}: ${rows.map((r) => r.username).join(', ')}`, 'duplicate', 'username');
+    return rows as Account[];
+  },
+  plan(desired, actual) {
+    const a = actual[0];
+    if (!a && !desired) return { operations: [], skipReason: 'not entitled and no account' };
+    if (!a) return { operations: [{ kind: 'create', payload: { ...desired! }, changes: FIELDS.map((f) => ({ attribute: f, from: null, to: desired![f] })) }] };
+    const ops: Operation<Account>[] = [];
+    if (!desired) {
+      if (a.enabled) ops.push({ kind: 'disable', destructive: true, payload: a, changes: [{ attribute: 'enabled', from: 'true', to: 'false' }] });
+      return { operations: ops, accountId: a.person_id };
+    }
+    const changes = FIELDS.filter((f) => a[f] !== desired[f]).map((f) => ({ attribute: f, from: a[f], to: desired[f] }));
+    if (changes.length) ops.push({ kind: 'update', changes, payload: { ...desired } });
+    if (!a.enabled) ops.push({ kind: 'enable', payload: a, changes: [{ attribute: 'enabled', from: 'false', to: 'true' }] });
+    return { operations: ops, accountId: a.person_id };
+  },
+  async apply(plan, c, ctx, person) {
+    const started = new Date();
+    const terminal = (await c.pool.query(`SELECT 1 FROM ${c.s}.faults WHERE person_id = $1 AND terminal`, [person.id])).rowCount;
+    if (terminal) throw new TerminalError(`the system refused person ${person.id}: field mail`, 'refused', 'mail');
+    const transient = (await c.pool.query(`UPDATE ${c.s}.faults SET transient = transient - 1 WHERE person_id = $1 AND transient > 0`, [person.id])).rowCount;
+    if (transient) throw new TransientError('connection reset by the test system', 'ECONNRESET');
+    if (ctx.config.applyDelayMs) await new Promise((r) => setTimeout(r, Math.random() * ctx.config.applyDelayMs));
+    const out: OperationResult[] = [];
+    for (const op of plan.operations) {
+      const p = op.payload!;
+      if (op.kind === 'create') await c.pool.query(`INSERT INTO ${c.s}.accounts VALUES ($1,$2,$3,$4,$5,true)`, [p.person_id, p.username, p.mail, p.given_name, p.sn]);
+      if (op.kind === 'update') await c.pool.query(`UPDATE ${c.s}.accounts SET username=$2, mail=$3, given_name=$4, sn=$5 WHERE person_id=$1`, [p.person_id, p.username, p.mail, p.given_name, p.sn]);
+      if (op.kind === 'enable' || op.kind === 'disable') await c.pool.query(`UPDATE ${c.s}.accounts SET enabled=$2 WHERE person_id=$1`, [p.person_id, op.kind === 'enable']);
+      await c.pool.query(`INSERT INTO ${c.s}.effects (person_id, event_id, kind, started_at, finished_at) VALUES ($1,$2,$3,$4,now())`, [person.id, person.event.eventId, op.kind, started]);
+      out.push({ outcome: 'APPLIED', accountId: person.id });
+    }
+    return out;
+  },
+};
