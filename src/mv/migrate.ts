@@ -60,9 +60,22 @@ function withDatabase(url: string, db: string): string {
 
 const pgCode = (e: unknown): string | undefined => (e as { code?: string }).code;
 
-/** Creates the database when missing. Connects to the `postgres` maintenance database to do so. */
+/**
+ * Creates the database when missing, through the `postgres` maintenance database. Tries the database
+ * itself first, so an account that may not connect to `postgres` works against an existing MV.
+ */
 export async function ensureDatabase(url: string): Promise<void> {
   const db = databaseOf(url);
+  const probe = new pg.Client({ connectionString: url });
+  try {
+    await probe.connect();
+    return;
+  } catch (e) {
+    // 3D000 invalid_catalog_name: the database does not exist. Anything else is a real failure.
+    if (pgCode(e) !== '3D000') throw e;
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
   const admin = new pg.Client({ connectionString: withDatabase(url, 'postgres') });
   await admin.connect();
   try {
