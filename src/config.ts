@@ -66,6 +66,8 @@ export const ConfigSchema = z.object({
     retryMaxMs: z.number().int().min(1).default(10_000),
     /** Port of /metrics, /healthz and /readyz; 0 picks a free one. */
     metricsPort: z.number().int().min(0).max(65535).default(9464),
+    /** A worker that stops heartbeating loses its partitions after this long (a crashed worker's share moves on). */
+    sessionTimeoutMs: z.number().int().min(6000).default(30_000),
     /** Distinguishes workers of one group (transactional ids); defaults to the host name. */
     instanceId: z.string().optional(),
     guard: z.object({

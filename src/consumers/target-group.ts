@@ -140,7 +140,7 @@ export class TargetGroup {
       guardSettings: this.guardSettings(), totalAccounts: () => this.totalAccounts(),
       sensitive: this.cfg.directory.sensitive, secrets: [],
     };
-    this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false, sessionTimeout: 45_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 100 });
+    this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false, sessionTimeout: this.cfg.runtime.sessionTimeoutMs, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topics.personChanged, fromBeginning: this.opts.fromBeginning ?? true });
     await this.consumer.run({

@@ -50,6 +50,7 @@ export async function testEnv(name: string, overrides: (cfg: Config) => void = (
   cfg.runtime.stateSchema = `test_rt_${id.replace(/[^a-z0-9]/g, '_')}`;
   cfg.runtime.metricsPort = 0;
   cfg.runtime.instanceId = id;
+  cfg.runtime.sessionTimeoutMs = 8000;
   overrides(cfg);
   const admin = new Client({ url: cfg.directory.url });
   await admin.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));

@@ -1,0 +1,34 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, testEnv, type TestEnv } from '../support/env.js';
+
+describe('tilgang run --role producer', () => {
+  let env: TestEnv;
+  afterAll(async () => env?.close());
+
+  it('serves /healthz, /readyz and /metrics, and stops cleanly on SIGTERM', async () => {
+    env = await testEnv('clirun');
+    const file = join(mkdtempSync(join(tmpdir(), 'tilgang-')), 'tilgang.yaml');
+    writeFileSync(file, JSON.stringify(env.cfg)); // JSON is YAML
+    const port = 19464 + Math.floor(Math.random() * 500);
+    const child = spawn(process.execPath, ['bin/tilgang.js', '-c', file, 'run', '--role', 'producer', '--metrics-port', String(port)], {
+      env: { ...process.env, TILGANG_LOG_LEVEL: process.env.CHILD_LOG ?? 'warn' }, stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, body: await res.text() };
+    };
+    await eventually(async () => (await get('/readyz')).status === 200, 60_000, 'ready');
+    expect((await get('/healthz')).body).toBe('ok\n');
+    const p = await env.addPerson({});
+    await eventually(async () => /tilgang_producer_published_total [1-9]/.test((await get('/metrics')).body), 60_000, 'published metric');
+    expect((await get('/metrics')).body).toContain('process_resident_memory_bytes');
+    expect(p.id).toBeTruthy();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 120_000);
+});

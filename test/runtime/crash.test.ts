@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TargetGroup } from '../../src/consumers/target-group.js';
+import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
+import { Collector, decodeResults, eventually, testEnv, type TestEnv } from '../support/env.js';
+import { createTables, pgTarget } from '../support/pg-target.js';
+
+describe('a target worker killed between apply and commit', () => {
+  let env: TestEnv;
+  let pool: pg.Pool;
+  let schema: string;
+  afterAll(async () => {
+    await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${env.cfg.runtime.stateSchema} CASCADE`);
+    await pool?.end();
+    await env?.close();
+  });
+
+  it('re-plans on restart, converges, and causes no second effect; one result per event', async () => {
+    env = await testEnv('rtcrash');
+    schema = `test_acc_${env.id.replace(/[^a-z0-9]/g, '_')}`;
+    env.cfg.targets.pgtest = { schema, url: env.cfg.mv.url, entitlement: { affiliations: ['student'] } };
+    pool = await createTables(env.cfg.mv.url, schema);
+    const people = [];
+    for (let i = 0; i < 10; i++) people.push(await env.addPerson({}));
+    const runId = newRunId();
+    const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.${env.id}`);
+    await pub.connect();
+    await pub.send(people.map((p) => runEvent(p.id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' })));
+    await pub.disconnect();
+    const groupId = `tilgang.pgtest.${env.id}`;
+
+    const lines: string[] = [];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/group-child.ts'], {
+      env: { ...process.env, TILGANG_TEST_CONFIG: JSON.stringify(env.cfg), TILGANG_TEST_GROUP: groupId, TILGANG_LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.stdout.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
+    const exit = await new Promise<string | null>((r) => child.once('exit', (_c, sig) => r(sig)));
+    expect(exit).toBe('SIGKILL');
+    expect(lines).toContain('applied');
+    const appliedBeforeCrash = (await pool.query(`SELECT count(*)::int AS n FROM ${schema}.effects`)).rows[0].n;
+    expect(appliedBeforeCrash).toBeGreaterThan(0); // the crash came after real effects
+
+    const results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
+    const g = new TargetGroup(env.cfg, env.kafka, pgTarget, { groupId });
+    await g.start();
+    try {
+      await results.until((m) => m.length >= people.length, 60_000, 'a result per event');
+      await new Promise((r) => setTimeout(r, 1000));
+      const rs = (await decodeResults(env, results.messages)).filter((r) => r.runId === runId);
+      expect(rs).toHaveLength(people.length); // the killed worker's results were never committed
+      // Each person was created exactly once: the replay found the accounts and planned nothing more.
+      const creates = (await pool.query(`SELECT person_id, count(*)::int AS n FROM ${schema}.effects WHERE kind = 'create' GROUP BY person_id`)).rows;
+      expect(creates).toHaveLength(people.length);
+      expect(creates.every((c) => c.n === 1)).toBe(true);
+      const replayed = rs.filter((r) => r.outcome === 'UNCHANGED').length;
+      expect(replayed).toBe(appliedBeforeCrash);
+      expect(rs.filter((r) => r.outcome === 'APPLIED')).toHaveLength(people.length - appliedBeforeCrash);
+    } finally {
+      await results.stop();
+      await g.stop();
+    }
+  }, 180_000);
+});
