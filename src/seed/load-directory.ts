@@ -15,7 +15,7 @@ export interface DirectoryTarget {
 }
 
 export interface DirectoryLoadOptions {
-  /** Parallel connections (default 8). */
+  /** Parallel connections (default 16). */
   connections?: number;
   onEntries?: (n: number) => void;
 }
@@ -103,7 +103,7 @@ export async function clearPeople(t: DirectoryTarget, opts: DirectoryLoadOptions
   }
   opts.onTotal?.(children.length);
   let deleted = 0;
-  await inParallel(t, children, opts.connections ?? 8, async (conn, dn) => {
+  await inParallel(t, children, opts.connections ?? 16, async (conn, dn) => {
     try {
       await conn.del(dn);
       deleted++;
@@ -121,7 +121,7 @@ export async function clearPeople(t: DirectoryTarget, opts: DirectoryLoadOptions
 
 /** Adds the entries; fails (after trying all) when any could not be added. */
 export async function addEntries(t: DirectoryTarget, entries: readonly DirectoryEntry[], opts: DirectoryLoadOptions = {}): Promise<number> {
-  await inParallel(t, entries, opts.connections ?? 8, async (c, e) => {
+  await inParallel(t, entries, opts.connections ?? 16, async (c, e) => {
     try {
       await c.add(e.dn, e.attributes);
     } catch (err) {
