@@ -28,7 +28,7 @@ export interface SeedOptions {
   now?: Date;
   /** Load the directory too (default true); false loads MV only. */
   directory?: boolean;
-  /** Parallel directory connections (default 8). */
+  /** Parallel directory connections (default 16). */
   connections?: number;
 }
 
