@@ -1,0 +1,70 @@
+/**
+ * npm run bench:producer — the changelog producer against the real OpenLDAP accesslog and Kafka.
+ * 1. Throughput: N changes (default 100,000; BENCH_N) already in the change log → events on the
+ *    topic; changes/s and peak RSS of this process (which runs the producer).
+ * 2. Latency: a steady 50 changes/s for 20 s; change (LDAP modify answered) → event readable by a
+ *    read_committed consumer; p50/p99.
+ */
+import { Attribute, Change } from 'ldapts';
+import { AccesslogReader } from '../src/producers/changelog.js';
+import { ChangelogProducer } from '../src/producers/changelog-producer.js';
+import { CookieStore } from '../src/producers/cookie-store.js';
+import { benchEnv, mb, peakRss, percentile } from './support.js';
+
+const N = Number(process.env.BENCH_N ?? 100_000);
+const env = await benchEnv('producer');
+const reader = new AccesslogReader(env.ldap, env.cfg.directory.accesslogDn);
+const start = await reader.latest();
+console.log(`adding ${N} people to the directory (setup, not measured)...`);
+let t = Date.now();
+const ids = await env.addPeople(N);
+console.log(`  setup: ${N} adds in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+// Start the producer at the cookie from before the adds, so all N are in its backlog.
+const store = new CookieStore(env.kafka, env.cfg.kafka.topics.producerState, env.id);
+const admin = env.kafka.admin();
+await admin.connect();
+await store.ensure(admin);
+const p0 = env.kafka.producer({ transactionalId: `bench.${env.id}.seed`, maxInFlightRequests: 1, idempotent: true });
+await p0.connect();
+const txn = await p0.transaction();
+await store.save(txn, { cookie: start, updatedAt: Date.now() });
+await txn.commit();
+await p0.disconnect();
+
+const producer = new ChangelogProducer(env.cfg, env.kafka, { name: env.id, pageSize: 1000, pollMs: 50 });
+t = Date.now();
+await producer.start();
+while (producer.stats.published < N) await new Promise((r) => setTimeout(r, 20));
+const secs = (Date.now() - t) / 1000;
+console.log(`throughput: ${N} changes → events in ${secs.toFixed(2)} s = ${Math.round(N / secs)} changes/s (${producer.stats.transactions} transactions); peak RSS ${mb(peakRss())}`);
+
+// Latency at a steady 50 changes/s.
+const sentAt = new Map<string, number>();
+const lat: number[] = [];
+const consumer = env.kafka.consumer({ groupId: `bench.${env.id}.latency`, readUncommitted: false, maxWaitTimeInMs: 20 });
+await consumer.connect();
+const joined = new Promise((r) => consumer.on(consumer.events.GROUP_JOIN, r));
+await consumer.subscribe({ topic: env.cfg.kafka.topics.personChanged, fromBeginning: false });
+await consumer.run({ eachMessage: async ({ message }) => {
+  const at = sentAt.get(message.key!.toString());
+  if (at !== undefined && message.headers?.['tilgang-change']?.toString() === 'MODIFY') { lat.push(Date.now() - at); sentAt.delete(message.key!.toString()); }
+} });
+await joined;
+await new Promise((r) => setTimeout(r, 1000));
+const seconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
+for (let i = 0; i < seconds * 50; i++) {
+  const id = ids[i % ids.length]!;
+  const due = Date.now() + 20;
+  await env.ldap.modify(`idautoID=${id},${env.cfg.directory.peopleDn}`, new Change({ operation: 'replace', modification: new Attribute({ type: 'sn', values: [`Latency${i}`] }) }));
+  sentAt.set(id, Date.now());
+  await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+}
+await new Promise((r) => setTimeout(r, 2000));
+console.log(`latency at 50 changes/s over ${seconds} s: ${lat.length} events, p50 ${percentile(lat, 50)} ms, p99 ${percentile(lat, 99)} ms, max ${Math.max(...lat)} ms (${sentAt.size} not seen)`);
+await consumer.disconnect();
+await producer.stop();
+await admin.disconnect();
+console.log('cleaning up the bench subtree...');
+await env.close(ids);
+process.exit(0);

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'ldapts';
+import { loadConfig, readSecret, type Config } from '../src/config.js';
+import { ensureTopics, makeKafka } from '../src/lib/kafka.js';
+import { up } from '../src/stack/index.js';
+
+/** A benchmark's own topics and directory subtree on the local stack, like a test's. */
+export async function benchEnv(name: string) {
+  await up();
+  const id = `${name}-${randomUUID().slice(0, 8)}`;
+  const cfg: Config = structuredClone(loadConfig());
+  cfg.directory.peopleDn = `ou=bench-${id},${cfg.directory.peopleDn}`;
+  cfg.kafka.topics = { personChanged: `bench.${id}.person.changed`, provisioningResult: `bench.${id}.provisioning.result`, courseChanged: `bench.${id}.course.changed`, producerState: `bench.${id}.producer.state` };
+  cfg.runtime.stateSchema = `bench_rt_${id.replace(/[^a-z0-9]/g, '_')}`;
+  cfg.runtime.metricsPort = 0;
+  cfg.runtime.instanceId = id;
+  const kafka = makeKafka(cfg, `bench-${id}`);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, [{ topic: cfg.kafka.topics.personChanged, partitions: cfg.kafka.partitions }, { topic: cfg.kafka.topics.provisioningResult, partitions: cfg.kafka.partitions }]);
+  const ldap = new Client({ url: cfg.directory.url, timeout: 120_000 });
+  await ldap.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));
+  await ldap.add(cfg.directory.peopleDn, { objectClass: 'organizationalUnit', ou: `bench-${id}` });
+  return {
+    id, cfg, kafka, ldap,
+    /** Adds n people over several connections; returns their ids. */
+    async addPeople(n: number, connections = 6): Promise<string[]> {
+      const clients = await Promise.all(Array.from({ length: connections }, async () => {
+        const c = new Client({ url: cfg.directory.url, timeout: 120_000 });
+        await c.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));
+        return c;
+      }));
+      const ids = Array.from({ length: n }, () => randomUUID());
+      let next = 0;
+      await Promise.all(clients.map(async (c) => {
+        while (next < ids.length) {
+          const i = next++;
+          await c.add(`idautoID=${ids[i]},${cfg.directory.peopleDn}`, {
+            objectClass: ['idautoPerson', 'tilgangStatusHolder'], idautoID: ids[i]!, cn: `Bench Person ${i}`, sn: `Person${i}`, givenName: 'Bench',
+            idautoPersonUserNameMV: `b${id.slice(-8)}${i}`, mail: `bench${i}@uni.example.no`, idautoPersonAffiliation: 'student',
+          });
+        }
+      }));
+      await Promise.all(clients.map((c) => c.unbind()));
+      return ids;
+    },
+    /** Removes the subtree (in the background of nothing: it takes a while for 100,000 entries). */
+    async close(ids: string[]) {
+      if (process.env.BENCH_KEEP) return;
+      for (let i = 0; i < ids.length; i++) await ldap.del(`idautoID=${ids[i]},${cfg.directory.peopleDn}`).catch(() => {});
+      await ldap.del(cfg.directory.peopleDn).catch(() => {});
+      await admin.deleteTopics({ topics: Object.values(cfg.kafka.topics) }).catch(() => {});
+      await admin.disconnect();
+      await ldap.unbind();
+    },
+  };
+}
+
+export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+export const peakRss = () => process.resourceUsage().maxRSS * 1024;
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
