@@ -73,13 +73,24 @@ export const pgTarget: Target<Cfg, Desired, Account[], Account, Client> = {
     if (transient) throw new TransientError('connection reset by the test system', 'ECONNRESET');
     if (ctx.config.applyDelayMs) await new Promise((r) => setTimeout(r, Math.random() * ctx.config.applyDelayMs));
     const out: OperationResult[] = [];
-    for (const op of plan.operations) {
-      const p = op.payload!;
-      if (op.kind === 'create') await c.pool.query(`INSERT INTO ${c.s}.accounts VALUES ($1,$2,$3,$4,$5,true)`, [p.person_id, p.username, p.mail, p.given_name, p.sn]);
-      if (op.kind === 'update') await c.pool.query(`UPDATE ${c.s}.accounts SET username=$2, mail=$3, given_name=$4, sn=$5 WHERE person_id=$1`, [p.person_id, p.username, p.mail, p.given_name, p.sn]);
-      if (op.kind === 'enable' || op.kind === 'disable') await c.pool.query(`UPDATE ${c.s}.accounts SET enabled=$2 WHERE person_id=$1`, [p.person_id, op.kind === 'enable']);
-      await c.pool.query(`INSERT INTO ${c.s}.effects (person_id, event_id, kind, started_at, finished_at) VALUES ($1,$2,$3,$4,now())`, [person.id, person.event.eventId, op.kind, started]);
-      out.push({ outcome: 'APPLIED', accountId: person.id });
+    // The change and its record in the effect log commit together, so a crash cannot split them.
+    const db = await c.pool.connect();
+    try {
+      await db.query('BEGIN');
+      for (const op of plan.operations) {
+        const p = op.payload!;
+        if (op.kind === 'create') await db.query(`INSERT INTO ${c.s}.accounts VALUES ($1,$2,$3,$4,$5,true)`, [p.person_id, p.username, p.mail, p.given_name, p.sn]);
+        if (op.kind === 'update') await db.query(`UPDATE ${c.s}.accounts SET username=$2, mail=$3, given_name=$4, sn=$5 WHERE person_id=$1`, [p.person_id, p.username, p.mail, p.given_name, p.sn]);
+        if (op.kind === 'enable' || op.kind === 'disable') await db.query(`UPDATE ${c.s}.accounts SET enabled=$2 WHERE person_id=$1`, [p.person_id, op.kind === 'enable']);
+        await db.query(`INSERT INTO ${c.s}.effects (person_id, event_id, kind, started_at, finished_at) VALUES ($1,$2,$3,$4,clock_timestamp())`, [person.id, person.event.eventId, op.kind, started]);
+        out.push({ outcome: 'APPLIED', accountId: person.id });
+      }
+      await db.query('COMMIT');
+    } catch (e) {
+      await db.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      db.release();
     }
     return out;
   },
