@@ -4,6 +4,7 @@ import { kafkaService } from './kafka.js';
 import { registryService } from './registry.js';
 import { ldapService } from './ldap.js';
 import { portOpen } from './process.js';
+import { dockerEngineAnswers, upContainers } from './containers.js';
 import { log } from '../lib/log.js';
 
 /**
@@ -23,8 +24,26 @@ function pick(names?: string[]): Service[] {
   return services.filter((s) => names.includes(s.name));
 }
 
+/**
+ * native: local processes (no Docker needed; what these machines use). containers: the same
+ * servers from docker-compose.yml through testcontainers, chosen when a Docker engine answers.
+ */
+export async function provider(): Promise<'native' | 'containers'> {
+  const want = process.env.TILGANG_STACK ?? 'auto';
+  if (want === 'native' || want === 'containers') return want;
+  if (want !== 'auto') throw new StackError(`TILGANG_STACK must be native, containers or auto, not ${want}`);
+  return (await dockerEngineAnswers()) ? 'containers' : 'native';
+}
+
 /** Installs what is missing and starts what is not running; on failure stops what this call started. */
 export async function up(names?: string[]): Promise<void> {
+  const all = pick(names);
+  if ((await Promise.all(all.map((s) => s.healthy()))).every(Boolean)) return;
+  if ((await provider()) === 'containers') return upContainers(all);
+  return upNative(names);
+}
+
+async function upNative(names?: string[]): Promise<void> {
   const startedHere: Service[] = [];
   try {
     for (const s of pick(names)) {

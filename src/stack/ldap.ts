@@ -73,7 +73,8 @@ function ssha(password: string): string {
   return `{SSHA}${Buffer.concat([digest, salt]).toString('base64')}`;
 }
 
-function renderConfig(adminPassword: string): string {
+/** slapd.conf from the template; `paths` lets a container use its own folders. */
+export function renderConfig(adminPassword: string, paths: Partial<Record<'SYSTEM_SCHEMA' | 'IDAUTO_SCHEMA' | 'MODULE_DIR' | 'RUN_DIR' | 'ACCESSLOG_DIR' | 'DATA_DIR', string>> = {}): string {
   const values: Record<string, string> = {
     SYSTEM_SCHEMA,
     IDAUTO_SCHEMA: join(templateDir, 'idauto.schema'),
@@ -86,6 +87,7 @@ function renderConfig(adminPassword: string): string {
     ADMIN_DN,
     TILGANG_DN,
     ADMIN_PW_HASH: ssha(adminPassword),
+    ...paths,
   };
   const template = readFileSync(join(templateDir, 'slapd.conf.in'), 'utf8');
   return template.replace(/@([A-Z_]+)@/g, (m, key: string) => {
@@ -140,7 +142,7 @@ function baseEntries(tilgangPassword: string): { dn: string; attrs: Record<strin
 }
 
 /** Adds whatever base entry is missing; keeps tilgang's password in step with its secret file. */
-async function ensureBaseEntries(secrets: { admin: string; tilgang: string }): Promise<void> {
+export async function ensureBaseEntries(secrets: { admin: string; tilgang: string }): Promise<void> {
   await withClient(ADMIN_DN, secrets.admin, async (c) => {
     for (const { dn, attrs } of baseEntries(secrets.tilgang)) {
       try {

@@ -1,0 +1,38 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dir } from './process.js';
+import { ensureBaseEntries, ensureSecrets, renderConfig } from './ldap.js';
+import { waitFor } from './process.js';
+import type { Service } from './service.js';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+
+/** True when a Docker engine answers (not merely a docker client on PATH). */
+export function dockerEngineAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 5000 }, (err, out) => resolve(!err && out.trim().length > 0));
+  });
+}
+
+/**
+ * The stack from docker-compose.yml through testcontainers, for users with Docker. Health is
+ * checked by the same protocol checks as the native stack, on the same ports.
+ */
+export async function upContainers(services: Service[]): Promise<void> {
+  const { DockerComposeEnvironment } = await import('testcontainers');
+  const secrets = await ensureSecrets();
+  const d = dir('docker');
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'slapd.conf'), renderConfig(secrets.admin, {
+    SYSTEM_SCHEMA: '/etc/ldap/schema', IDAUTO_SCHEMA: '/etc/ldap/schema/idauto.schema', MODULE_DIR: '/usr/lib/ldap',
+    RUN_DIR: '/var/lib/tilgang/run', ACCESSLOG_DIR: '/var/lib/tilgang/accesslog', DATA_DIR: '/var/lib/tilgang/data',
+  }));
+  await new DockerComposeEnvironment(repoRoot, 'docker-compose.yml').withBuild().up();
+  for (const s of services.filter((x) => x.name !== 'ldap')) await waitFor(s.name, () => s.healthy(), 180_000);
+  await waitFor('ldap admin bind', async () => { await ensureBaseEntries(secrets); return true; }, 60_000);
+}
+
+export async function downContainers(): Promise<void> {
+  await new Promise<void>((resolve, reject) => execFile('docker', ['compose', '-f', join(repoRoot, 'docker-compose.yml'), 'down'], (e) => (e ? reject(e) : resolve())));
+}
