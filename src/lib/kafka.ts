@@ -16,7 +16,7 @@ export function makeKafka(cfg: Config, clientId = cfg.kafka.clientId): Kafka {
     logCreator: () => ({ namespace, level, log: entry }) => {
       const { message, ...rest } = entry;
       // kafkajs reports CONCURRENT_TRANSACTIONS retries as errors; they are expected and retried.
-      if (/CONCURRENT_TRANSACTIONS|The coordinator is loading/.test(String(rest.error ?? ''))) return;
+      if (/CONCURRENT_TRANSACTIONS|concurrent operation on the same transaction|The coordinator is loading/.test(String(rest.error ?? '') + message)) return;
       // Transactions, not unlimited retries, give us exactly-once: an aborted send is re-planned.
       if (/Limiting retries for the idempotent producer|switched default partitioner/.test(message)) return;
       const l = level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
