@@ -191,6 +191,20 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     expect(JSON.stringify(r)).not.toContain('01810012345');
   });
 
+  it('dead-letters an event that cannot be decoded and moves on', async () => {
+    const key = `garbage-${env.id}`;
+    const p = env.kafka.producer();
+    await p.connect();
+    await p.send({ topic: env.cfg.kafka.topics.personChanged, messages: [{ key, value: Buffer.from('not avro at all') }] });
+    await p.disconnect();
+    const [r] = await eventually(async () => (await resultsFor(key)).length > 0 && resultsFor(key), 20_000, 'undecodable result');
+    expect(r).toMatchObject({ outcome: 'FAILED', error: { kind: 'TERMINAL', code: 'undecodable' } });
+    const letter = await eventually(async () => (await readDeadLetters(env.kafka, 'pgtest', 'tilgang.pgtest.dlq')).letters.find((l) => l.personId === key), 20_000, 'dead letter');
+    expect(Buffer.from(letter.event!, 'base64').toString()).toBe('not avro at all');
+    const after = await env.addPerson({});
+    await waitResults(after.id, 1);
+  });
+
   it('log-only runs plan and publish but change nothing', async () => {
     const p = await env.addPerson({});
     await waitResults(p.id, 1);
