@@ -55,16 +55,11 @@ export class MassChangeGuard {
   async admit(target: string, personId: string, eventId: string, n: number, totalAccounts: number, g: GuardSettings, runId?: string | null): Promise<'ok' | 'held'> {
     if (n <= 0) return 'ok';
     const s = this.s;
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tilgang.guard.${target}`]);
-      await c.query(`INSERT INTO ${s}.guard (target) VALUES ($1) ON CONFLICT DO NOTHING`, [target]);
+    return this.locked(target, async (c) => {
       const st = (await c.query(`SELECT * FROM ${s}.guard WHERE target = $1`, [target])).rows[0];
       const released = runId && st.release_run_id === runId;
       if (st.tripped && !released) {
         await this.hold(c, target, personId, eventId);
-        await c.query('COMMIT');
         return 'held';
       }
       if (!released) {
@@ -80,13 +75,24 @@ export class MassChangeGuard {
             : `${after} destructive operations within ${g.windowMinutes} min exceed ${Math.round(g.maxShare * 100)}% of ${totalAccounts} accounts`;
           await c.query(`UPDATE ${s}.guard SET tripped = true, reason = $2, tripped_at = now() WHERE target = $1`, [target, reason]);
           await this.hold(c, target, personId, eventId);
-          await c.query('COMMIT');
           return 'held';
         }
       }
       await c.query(`INSERT INTO ${s}.guard_operations (target, n) VALUES ($1, $2)`, [target, n]);
+      return 'ok' as const;
+    });
+  }
+
+  /** One transaction holding the target's guard lock, so workers of a group decide one at a time. */
+  private async locked<T>(target: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tilgang.guard.${target}`]);
+      await c.query(`INSERT INTO ${this.s}.guard (target) VALUES ($1) ON CONFLICT DO NOTHING`, [target]);
+      const out = await fn(c);
       await c.query('COMMIT');
-      return 'ok';
+      return out;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
       throw e;
@@ -113,20 +119,9 @@ export class MassChangeGuard {
   /** Lifts the hold and hands back the held people; events of `runId` pass the guard. */
   async release(target: string, runId: string): Promise<string[]> {
     const s = this.s;
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tilgang.guard.${target}`]);
-      await c.query(`INSERT INTO ${s}.guard (target) VALUES ($1) ON CONFLICT DO NOTHING`, [target]);
+    return this.locked(target, async (c) => {
       await c.query(`UPDATE ${s}.guard SET tripped = false, released_at = now(), release_run_id = $2 WHERE target = $1`, [target, runId]);
-      const ids = (await c.query(`DELETE FROM ${s}.guard_held WHERE target = $1 RETURNING person_id`, [target])).rows.map((r) => r.person_id as string);
-      await c.query('COMMIT');
-      return ids;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+      return (await c.query(`DELETE FROM ${s}.guard_held WHERE target = $1 RETURNING person_id`, [target])).rows.map((r) => r.person_id as string);
+    });
   }
 }
