@@ -21,33 +21,34 @@ export async function benchEnv(name: string) {
   const ldap = new Client({ url: cfg.directory.url, timeout: 120_000 });
   await ldap.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));
   await ldap.add(cfg.directory.peopleDn, { objectClass: 'organizationalUnit', ou: `bench-${id}` });
+  /** Runs fn(client, i) for i in 0..n-1 over several admin connections (people are independent). */
+  const overConnections = async (n: number, fn: (c: Client, i: number) => Promise<unknown>, connections = 6) => {
+    const clients = await Promise.all(Array.from({ length: connections }, async () => {
+      const c = new Client({ url: cfg.directory.url, timeout: 120_000 });
+      await c.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));
+      return c;
+    }));
+    let next = 0;
+    await Promise.all(clients.map(async (c) => { while (next < n) await fn(c, next++); }));
+    await Promise.all(clients.map((c) => c.unbind()));
+  };
   return {
     id, cfg, kafka, ldap,
     /** Adds n people over several connections; returns their ids. */
-    async addPeople(n: number, connections = 6): Promise<string[]> {
-      const clients = await Promise.all(Array.from({ length: connections }, async () => {
-        const c = new Client({ url: cfg.directory.url, timeout: 120_000 });
-        await c.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));
-        return c;
-      }));
+    async addPeople(n: number): Promise<string[]> {
       const ids = Array.from({ length: n }, () => randomUUID());
-      let next = 0;
-      await Promise.all(clients.map(async (c) => {
-        while (next < ids.length) {
-          const i = next++;
+      await overConnections(ids.length, async (c, i) => {
           await c.add(`idautoID=${ids[i]},${cfg.directory.peopleDn}`, {
             objectClass: ['idautoPerson', 'tilgangStatusHolder'], idautoID: ids[i]!, cn: `Bench Person ${i}`, sn: `Person${i}`, givenName: 'Bench',
             idautoPersonUserNameMV: `b${id.slice(-8)}${i}`, mail: `bench${i}@uni.example.no`, idautoPersonAffiliation: 'student',
           });
-        }
-      }));
-      await Promise.all(clients.map((c) => c.unbind()));
+      });
       return ids;
     },
-    /** Removes the subtree (in the background of nothing: it takes a while for 100,000 entries). */
+    /** Removes the bench's people, subtree and topics (BENCH_KEEP=1 keeps them). */
     async close(ids: string[]) {
       if (process.env.BENCH_KEEP) return;
-      for (let i = 0; i < ids.length; i++) await ldap.del(`idautoID=${ids[i]},${cfg.directory.peopleDn}`).catch(() => {});
+      await overConnections(ids.length, (c, i) => c.del(`idautoID=${ids[i]},${cfg.directory.peopleDn}`).catch(() => {}));
       await ldap.del(cfg.directory.peopleDn).catch(() => {});
       await admin.deleteTopics({ topics: Object.values(cfg.kafka.topics) }).catch(() => {});
       await admin.disconnect();
