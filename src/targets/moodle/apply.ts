@@ -1,0 +1,142 @@
+/**
+ * Applying many people's plans in few calls. Creates, updates, enrolments and unenrolments of a
+ * whole wave go to Moodle in batches of up to `batchSize` items across people. Moodle runs
+ * create_users, enrol_users and unenrol_users in one transaction (one bad item rolls back the
+ * whole batch): a refused batch is split in halves until the bad item stands alone, so one bad
+ * person does not fail the others. update_users commits per user and reports per-user warnings.
+ */
+import { TerminalError } from '../../consumers/errors.js';
+import type { BatchItem, OperationResult } from '../../consumers/target.js';
+import { bisect, chunks, mapLimit } from './batcher.js';
+import { MoodleError, type MoodleCreatedUser, type MoodleUpdateResult } from './client.js';
+import type { Desired } from './desired.js';
+import type { MoodleSession } from './read.js';
+import type { Actual, Payload, UserUpdate } from './types.js';
+
+type Item = BatchItem<Desired, Actual, Payload>;
+
+/** Errors about the site or the token, not about the batch: splitting would only repeat them. */
+const SITE_ERRORS = new Set(['invalidtoken', 'accessexception', 'wsaccessusersuspended', 'invalidrecord', 'servicenotavailable',
+  'nopermissions', 'sitemaintenance', 'http_403', 'http_404']);
+
+const refused = (e: unknown): boolean => e instanceof MoodleError && !SITE_ERRORS.has(e.errorcode);
+
+function siteError(e: unknown): never {
+  if (e instanceof MoodleError) {
+    throw new TerminalError(`target moodle: ${e.wsfunction} refused by the site: ${e.errorcode}: ${e.message}`, e.errorcode);
+  }
+  throw e;
+}
+
+const reason = (e: unknown): string => {
+  if (e instanceof MoodleError) return `${e.wsfunction}: ${e.errorcode}: ${e.message}${e.debuginfo ? ` (${e.debuginfo})` : ''}`;
+  return (e as Error).message ?? String(e);
+};
+
+/** Moodle's internal auth plugins need a password or createpassword; the others (saml2, ldap...) none. */
+const INTERNAL_AUTH = new Set(['manual', 'email', 'none', 'nologin']);
+
+interface Ref { i: number; j: number }
+
+export async function applyBatch(items: Item[], s: MoodleSession): Promise<OperationResult[][]> {
+  const cfg = s.cfg;
+  const results: OperationResult[][] = items.map((it) => it.plan.operations.map(() => ({ outcome: 'FAILED' as const, error: 'not applied' })));
+  const who = (i: number) => {
+    const it = items[i]!;
+    const name = it.desired?.user.username ?? it.actual.account?.username;
+    return `person ${it.person.id}${name ? ` (username ${name})` : ''}`;
+  };
+  const ok = (r: Ref, accountId?: string) => { results[r.i]![r.j] = { outcome: 'APPLIED', ...(accountId ? { accountId } : {}) }; };
+  const fail = (r: Ref, error: string) => { results[r.i]![r.j] = { outcome: 'FAILED', error }; };
+
+  const updates: { refs: Ref[]; i: number; userid: number; fields: UserUpdate }[] = [];
+  const creates: { ref: Ref; payload: Extract<Payload, { action: 'create' }> }[] = [];
+  const enrols: { ref: Ref; payload: Extract<Payload, { action: 'enrol' }> }[] = [];
+  const unenrols: { ref: Ref; payload: Extract<Payload, { action: 'unenrol' }> }[] = [];
+  items.forEach((it, i) => {
+    let update: (typeof updates)[number] | undefined;
+    it.plan.operations.forEach((op, j) => {
+      const p = op.payload!;
+      const ref = { i, j };
+      switch (p.action) {
+        case 'create': creates.push({ ref, payload: p }); break;
+        case 'enrol': enrols.push({ ref, payload: p }); break;
+        case 'unenrol': unenrols.push({ ref, payload: p }); break;
+        case 'wait': results[i]![j] = { outcome: 'SKIPPED' }; break;
+        case 'update': {
+          // One item per user: update_users reports warnings by user id, so two items for one user could not be told apart.
+          if (!update) updates.push(update = { refs: [], i, userid: p.userid, fields: {} });
+          update.refs.push(ref);
+          const cf = [...(update.fields.customfields ?? []), ...(p.fields.customfields ?? [])];
+          update.fields = { ...update.fields, ...p.fields, ...(cf.length ? { customfields: cf } : {}) };
+          break;
+        }
+      }
+    });
+  });
+
+  const sendBatches = async <T>(list: T[], send: (batch: T[]) => Promise<void>, onRefused: (t: T, e: unknown) => void) => {
+    await mapLimit(chunks(list, cfg.batchSize), cfg.connections, async (batch) => {
+      const refusals = await bisect(batch, send, refused).catch(siteError);
+      refusals.forEach((e, k) => { if (e !== undefined) onRefused(batch[k]!, e); });
+    });
+  };
+
+  const runUpdates = () => sendBatches(updates, async (batch) => {
+    const r = await s.ws.call<MoodleUpdateResult | null>('core_user_update_users', { users: batch.map((u) => ({ id: u.userid, ...u.fields })) });
+    const warned = new Map<number, string>();
+    for (const w of r?.warnings ?? []) if (w.itemid !== undefined) warned.set(w.itemid, `core_user_update_users: ${w.warningcode}: ${w.message}`);
+    for (const u of batch) {
+      const w = warned.get(u.userid);
+      for (const ref of u.refs) (w ? fail(ref, `${who(u.i)}: ${w}`) : ok(ref, String(u.userid)));
+    }
+  }, (u, e) => { for (const ref of u.refs) fail(ref, `${who(u.i)}: ${reason(e)}`); });
+
+  const created = new Map<number, number>(); // item index → new Moodle user id
+  const runCreates = () => sendBatches(creates, async (batch) => {
+    const r = await s.ws.call<MoodleCreatedUser[]>('core_user_create_users', {
+      users: batch.map(({ payload: { user: d } }) => ({
+        username: d.username, auth: d.auth, firstname: d.firstname, lastname: d.lastname, email: d.email,
+        ...(INTERNAL_AUTH.has(d.auth) ? { createpassword: true } : {}),
+        ...(d.idnumber ? { idnumber: d.idnumber } : {}),
+        ...(d.department ? { department: d.department } : {}),
+        ...(d.institution ? { institution: d.institution } : {}),
+        ...(cfg.heldBy.studentIdField && d.studentId ? { customfields: [{ type: cfg.heldBy.studentIdField, value: d.studentId }] } : {}),
+      })),
+    });
+    batch.forEach((c, k) => {
+      const id = r[k]?.id;
+      if (id === undefined) return fail(c.ref, `${who(c.ref.i)}: core_user_create_users returned no id`);
+      created.set(c.ref.i, id);
+      ok(c.ref, String(id));
+    });
+  }, (c, e) => fail(c.ref, `${who(c.ref.i)}: ${reason(e)}`));
+
+  const runEnrols = async () => {
+    const ready: { ref: Ref; userid: number; payload: Extract<Payload, { action: 'enrol' }> }[] = [];
+    for (const e of enrols) {
+      const userid = e.payload.userid ?? created.get(e.ref.i);
+      if (userid === undefined) fail(e.ref, `${who(e.ref.i)}: not enrolled in ${e.payload.course}: the Moodle account was not created`);
+      else ready.push({ ...e, userid });
+    }
+    await sendBatches(ready, async (batch) => {
+      await s.ws.call('enrol_manual_enrol_users', { enrolments: batch.map((e) => ({ roleid: e.payload.roleid, userid: e.userid, courseid: e.payload.courseid })) });
+      for (const e of batch) ok(e.ref);
+    }, (e, err) => {
+      // The course may have been deleted and made again under a new id: look it up afresh next time.
+      s.forgetCourse(e.payload.course);
+      fail(e.ref, `${who(e.ref.i)}: enrol in ${e.payload.course}: ${reason(err)}`);
+    });
+  };
+
+  const runUnenrols = () => sendBatches(unenrols, async (batch) => {
+    await s.ws.call('enrol_manual_unenrol_users', { enrolments: batch.map((e) => ({ userid: e.payload.userid, courseid: e.payload.courseid })) });
+    for (const e of batch) ok(e.ref);
+  }, (e, err) => fail(e.ref, `${who(e.ref.i)}: unenrol from ${e.payload.course}: ${reason(err)}`));
+
+  // All settled before a failure is passed on: the runtime's retry re-reads, and must not overlap calls still in flight.
+  const settled = await Promise.allSettled([runUpdates(), runCreates().then(runEnrols), runUnenrols()]);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results;
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { Batcher, bisect, chunks } from './batcher.js';
+
+class Refused extends Error {}
+
+/** An all-or-nothing receiver, as Moodle's create_users: one bad item refuses the whole batch. */
+function receiver(bad: Set<number>) {
+  const calls: number[][] = [];
+  const accepted: number[] = [];
+  const send = async (batch: number[]) => {
+    calls.push(batch);
+    if (batch.some((x) => bad.has(x))) throw new Refused(`refused ${batch.join(',')}`);
+    accepted.push(...batch);
+  };
+  return { calls, accepted, send };
+}
+
+describe('bisect', () => {
+  it.each([
+    [10, []],
+    [10, [3]],
+    [100, [0, 99]],
+    [7, [0, 1, 2, 3, 4, 5, 6]],
+    [1, [0]],
+  ])('of %i items with bad %j: every good item goes through, each bad one fails alone', async (n, badList) => {
+    const items = Array.from({ length: n }, (_, i) => i);
+    const r = receiver(new Set(badList));
+    const out = await bisect(items, r.send, (e) => e instanceof Refused);
+    expect(r.accepted.sort((a, b) => a - b)).toEqual(items.filter((i) => !badList.includes(i)));
+    expect(out.map((e, i) => (e === undefined ? null : i)).filter((i) => i !== null)).toEqual(badList);
+    if (!badList.length) expect(r.calls).toHaveLength(1);
+  });
+
+  it('needs about log2(n) calls per bad item', async () => {
+    const r = receiver(new Set([57]));
+    await bisect(Array.from({ length: 100 }, (_, i) => i), r.send, (e) => e instanceof Refused);
+    expect(r.calls.length).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(100)));
+  });
+
+  it('passes on an error that is not a refusal, without splitting', async () => {
+    const calls: number[][] = [];
+    const send = async (b: number[]) => { calls.push(b); throw new Error('ECONNRESET'); };
+    await expect(bisect([1, 2, 3, 4], send, (e) => e instanceof Refused)).rejects.toThrow('ECONNRESET');
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe('Batcher', () => {
+  it('coalesces loads of one turn into calls of at most max keys, and answers each key', async () => {
+    const calls: string[][] = [];
+    const b = new Batcher<string, string[]>(async (keys) => {
+      calls.push(keys);
+      return new Map(keys.filter((k) => k !== 'none').map((k) => [k, [k.toUpperCase()]]));
+    }, 3, () => []);
+    const got = await Promise.all(['a', 'b', 'a', 'c', 'd', 'none'].map((k) => b.load(k)));
+    expect(got).toEqual([['A'], ['B'], ['A'], ['C'], ['D'], []]);
+    expect(calls).toEqual([['a', 'b'], ['c', 'd', 'none']]);
+  });
+
+  it('rejects every load of a failed call', async () => {
+    const b = new Batcher<string, number>(async () => { throw new Error('down'); }, 10, () => 0);
+    await expect(Promise.all([b.load('x'), b.load('y')])).rejects.toThrow('down');
+  });
+});
+
+it('chunks', () => {
+  expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+  expect(chunks([], 2)).toEqual([]);
+});

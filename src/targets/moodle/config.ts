@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { A } from '../../directory/attributes.js';
+
+const secret = z.union([
+  z.object({ env: z.string().min(1) }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]).describe('a secret: { env: VAR } or { file: path }');
+
+/** The Moodle user fields tilgang can match an existing account by, in the order given. */
+export const MATCH_FIELDS = ['username', 'idnumber', 'email'] as const;
+export type MatchField = (typeof MATCH_FIELDS)[number];
+
+/**
+ * `targets.moodle` in tilgang.yaml. Attribute names are the directory's; a mapping set to null is
+ * a Moodle field tilgang leaves alone (never sent, never compared).
+ */
+export const MoodleConfig = z.object({
+  enabled: z.boolean().default(true),
+  /** The site's wwwroot (no /webservice suffix). */
+  url: z.url(),
+  /** The web-service token (a secret). */
+  token: secret,
+  /** Moodle auth plugin of the accounts tilgang creates; saml2 = Catalyst auth_saml2 (no local password). */
+  auth: z.string().regex(/^[a-z0-9_]+$/).default('saml2'),
+  /** Role ids in course context (a standard install: editingteacher 3, student 5). */
+  roles: z.object({
+    student: z.number().int().positive().default(5),
+    teacher: z.number().int().positive().default(3),
+  }).strict().prefault({}),
+  /** Directory attribute → Moodle user field. */
+  attributes: z.object({
+    /** The seed's key_field: idautoPersonUserNameMV (username) or idautoPersonUHUserName (uh-username). */
+    username: z.string().default(A.usernames),
+    email: z.string().default(A.mail),
+    firstname: z.string().default(A.givenName),
+    lastname: z.string().default(A.sn),
+    /** The immutable person id by default, so a renamed person is still found. */
+    idnumber: z.string().nullable().default(A.id),
+    /** Student id, sent in the custom profile field `heldBy.studentIdField`. */
+    studentId: z.string().nullable().default(A.studentId),
+  }).strict().prefault({}),
+  /** The seed's *held by*: the institution (Moodle's institution field) and the student id's profile field. */
+  heldBy: z.object({
+    institution: z.string().nullable().default(null),
+    /** Shortname of a custom user profile field defined on the site; null: the student id is not sent. */
+    studentIdField: z.string().regex(/^[A-Za-z0-9_-]+$/).nullable().default(null),
+  }).strict().prefault({}),
+  /** Moodle's department field: the person's org unit (from MV) by this name; null leaves it alone. */
+  department: z.enum(['nameNb', 'nameEn', 'shortName']).nullable().default('nameNb'),
+  /**
+   * Fields an existing account is looked up by; every match counts, more than one account is a
+   * duplicate. `email` finds accounts made by hand under another username; without it an e-mail
+   * clash still surfaces, as Moodle refuses a second account with the same address.
+   */
+  match: z.array(z.enum(MATCH_FIELDS)).min(1).default(['username', 'idnumber']),
+  /** Whether tilgang enrols and unenrols in managed courses. */
+  enrolments: z.boolean().default(true),
+  /** Items per create/update/enrol/unenrol call (Moodle's max_input_vars bounds it; ≤ 100 is safe). */
+  batchSize: z.number().int().min(1).max(500).default(100),
+  /** Sockets (≈ PHP workers) tilgang may occupy at once. */
+  connections: z.number().int().min(1).max(64).default(4),
+  timeoutMs: z.number().int().min(1000).default(120_000),
+  /** How long a course's Moodle id is remembered. A course not found is never remembered. */
+  courseCacheSeconds: z.number().int().min(0).default(600),
+  /** For `npm start` / `tilgang sim moodle`: where the simulator listens. */
+  simulator: z.object({
+    port: z.number().int().min(0).max(65535),
+    latency: z.boolean().default(false),
+    state: z.string().optional(),
+  }).strict().optional(),
+  entitlement: z.object({
+    affiliations: z.array(z.string()).default(['employee', 'student', 'affiliate']),
+    roles: z.array(z.string()).default([]),
+    request: z.string().optional().default('moodle'),
+  }).strict().prefault({}),
+}).strict();
+
+export type MoodleConfig = z.infer<typeof MoodleConfig>;
+/** The input shape (before defaults), for tests and the benchmark. */
+export type MoodleConfigInput = z.input<typeof MoodleConfig>;

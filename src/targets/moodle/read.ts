@@ -1,0 +1,189 @@
+/**
+ * Reading Moodle: accounts by username/idnumber/email (coalesced into batched calls), a user's
+ * enrolments, and the Moodle ids of managed courses (cached).
+ */
+import { TerminalError } from '../../consumers/errors.js';
+import type { PersonContext } from '../../consumers/target.js';
+import { Batcher } from './batcher.js';
+import type { MoodleClient, MoodleCoursesResult, MoodleUser, MoodleUserCourse } from './client.js';
+import type { MatchField, MoodleConfig } from './config.js';
+import { isManagedCourse } from './course-id.js';
+import type { Desired, Identity } from './desired.js';
+import type { Actual, EnrolledCourse, MoodleAccount } from './types.js';
+
+export function toAccount(u: MoodleUser): MoodleAccount {
+  const profile: Record<string, string> = {};
+  for (const f of u.customfields ?? []) profile[f.shortname] = f.value;
+  return {
+    id: u.id, username: u.username ?? '', fullname: u.fullname ?? '',
+    ...(u.firstname !== undefined ? { firstname: u.firstname } : {}),
+    ...(u.lastname !== undefined ? { lastname: u.lastname } : {}),
+    // Moodle leaves out empty values.
+    email: u.email ?? '', idnumber: u.idnumber ?? '', department: u.department ?? '', institution: u.institution ?? '',
+    auth: u.auth ?? '', suspended: !!u.suspended, profile,
+  };
+}
+
+const describe = (a: MoodleAccount) => `${a.username || '(no username)'} (id ${a.id})`;
+
+/**
+ * Pure: the one account that is this person's, from what each match field found, or null. Every
+ * match counts: two different accounts are a duplicate, never a guess. An account found only by
+ * e-mail under another username, or found by username but carrying another idnumber, is someone
+ * else's (Moodle does not keep idnumber unique; tilgang does). Texts name accounts by username
+ * and id, never by idnumber or e-mail, which may be sensitive.
+ */
+export function matchAccount(person: string, id: Identity, found: Partial<Record<MatchField, MoodleAccount[]>>, match: readonly MatchField[]): MoodleAccount | null {
+  const all = new Map<number, { account: MoodleAccount; by: MatchField[] }>();
+  for (const field of match) {
+    for (const a of found[field] ?? []) {
+      const e = all.get(a.id) ?? { account: a, by: [] };
+      e.by.push(field);
+      all.set(a.id, e);
+    }
+  }
+  const hits = [...all.values()].sort((x, y) => x.account.id - y.account.id);
+  if (hits.length > 1) {
+    const fields = [...new Set(hits.flatMap((h) => h.by))];
+    throw new TerminalError(
+      `person ${person}, target moodle: ${hits.length} Moodle accounts match by ${fields.join('/')}: ${hits.map((h) => `${describe(h.account)} by ${h.by.join('/')}`).join(' and ')}; a duplicate, resolve it in Moodle`,
+      'duplicate', hits[1]!.by[0]);
+  }
+  const hit = hits[0];
+  if (!hit) return null;
+  const a = hit.account;
+  if (hit.by.length === 1 && hit.by[0] === 'email' && a.username !== id.username) {
+    throw new TerminalError(`person ${person}, target moodle: the e-mail address is held by the Moodle account ${describe(a)}, which is another username`, 'conflict', 'email');
+  }
+  if (match.includes('idnumber') && id.idnumber && a.idnumber && a.idnumber !== id.idnumber) {
+    throw new TerminalError(`person ${person}, target moodle: the Moodle account ${describe(a)} matches by ${hit.by.join('/')} but carries another person's idnumber`, 'conflict', 'idnumber');
+  }
+  return a;
+}
+
+interface CachedCourse { id: number; at: number }
+
+/** The connection the target hands around: the WS client plus its coalescing readers and the course cache. */
+export class MoodleSession {
+  private readonly users: Record<MatchField, Batcher<string, MoodleAccount[]>>;
+  private readonly courses = new Map<string, CachedCourse>();
+  private readonly courseLookups: Batcher<string, number | null>;
+  /** The last look at every course: when it began, and its completion. */
+  private index?: { startedAt: number; done: Promise<void> };
+
+  constructor(readonly ws: MoodleClient, readonly cfg: MoodleConfig) {
+    const byField = (field: MatchField) => new Batcher<string, MoodleAccount[]>(async (values) => {
+      const users = await ws.call<MoodleUser[]>('core_user_get_users_by_field', { field, values });
+      const out = new Map<string, MoodleAccount[]>();
+      for (const u of users) {
+        const a = toAccount(u);
+        const key = a[field];
+        if (!key) continue;
+        out.set(key, [...(out.get(key) ?? []), a]);
+      }
+      return out;
+    }, cfg.batchSize, () => []);
+    this.users = { username: byField('username'), idnumber: byField('idnumber'), email: byField('email') };
+    this.courseLookups = new Batcher<string, number | null>((idnumbers) => this.fetchCourses(idnumbers), 100, () => null);
+  }
+
+  /** The accounts whose `field` equals `value` exactly. */
+  findUsers(field: MatchField, value: string): Promise<MoodleAccount[]> {
+    return this.users[field].load(value);
+  }
+
+  /** The user's active enrolments in courses tilgang manages (Moodle returns no roles). */
+  async managedEnrolments(userid: number): Promise<EnrolledCourse[]> {
+    const courses = await this.ws.call<MoodleUserCourse[]>('core_enrol_get_users_courses', { userid, returnusercount: false });
+    const out: EnrolledCourse[] = [];
+    for (const c of courses) {
+      const idnumber = (c.idnumber ?? '').normalize('NFC');
+      if (!isManagedCourse(idnumber)) continue;
+      out.push({ id: c.id, idnumber });
+      this.remember(idnumber, c.id);
+    }
+    return out;
+  }
+
+  /**
+   * The Moodle id of a managed course by idnumber, or null when Moodle has none. A course found is
+   * remembered for courseCacheSeconds; a course not found never is (the courses flow may make it
+   * any moment, then reprocess its people). `since`: when the caller began reading; only a lookup
+   * begun after it may answer "no such course", so a course made before the event is always seen.
+   */
+  async courseId(idnumber: string, since: number): Promise<number | null> {
+    const hit = this.courses.get(idnumber);
+    if (hit && Date.now() - hit.at < this.cfg.courseCacheSeconds * 1000) return hit.id;
+    // Every course at once when the index is cold or old: one call instead of one per course.
+    if (!this.index || this.index.startedAt < since && Date.now() - this.index.startedAt > this.cfg.courseCacheSeconds * 1000) {
+      const startedAt = Date.now();
+      this.index = { startedAt, done: this.fetchAllCourses().catch((e: unknown) => { this.index = undefined; throw e; }) };
+    }
+    if (this.index.startedAt >= since) {
+      await this.index.done;
+      return this.courses.get(idnumber)?.id ?? null;
+    }
+    return this.courseLookups.load(idnumber);
+  }
+
+  /** Forget a course (an enrolment in it failed: it may have been deleted and made again). */
+  forgetCourse(idnumber: string): void {
+    this.courses.delete(idnumber);
+  }
+
+  private remember(idnumber: string, id: number): void {
+    this.courses.set(idnumber, { id, at: Date.now() });
+  }
+
+  private take(r: MoodleCoursesResult): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const c of r.courses) {
+      const idn = (c.idnumber ?? '').normalize('NFC');
+      if (!isManagedCourse(idn)) continue;
+      this.remember(idn, c.id);
+      out.set(idn, c.id);
+    }
+    return out;
+  }
+
+  private async fetchAllCourses(): Promise<void> {
+    this.take(await this.ws.call<MoodleCoursesResult>('core_course_get_courses_by_field', { field: '', value: '' }));
+  }
+
+  private async fetchCourses(idnumbers: string[]): Promise<Map<string, number | null>> {
+    const out = new Map<string, number | null>();
+    await Promise.all(idnumbers.map(async (v) => {
+      for (const [k, id] of this.take(await this.ws.call<MoodleCoursesResult>('core_course_get_courses_by_field', { field: 'idnumber', value: v }))) out.set(k, id);
+    }));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.ws.close();
+  }
+}
+
+/**
+ * Read: the person's account (matched as configured), their enrolments in managed courses, and the
+ * Moodle ids of the courses they should be in. A person not entitled needs only the account.
+ */
+export async function readActual(person: PersonContext, id: Identity, desired: Desired | null, s: MoodleSession): Promise<Actual> {
+  const cfg = s.cfg;
+  const since = Date.now();
+  const wanted: Record<MatchField, string | undefined> = { username: id.username, idnumber: id.idnumber, email: id.email };
+  const found: Partial<Record<MatchField, MoodleAccount[]>> = {};
+  await Promise.all(cfg.match.map(async (f) => {
+    const v = wanted[f];
+    found[f] = v ? await s.findUsers(f, v) : [];
+  }));
+  const account = matchAccount(person.id, id, found, cfg.match);
+  const enrolments = desired?.enrolments;
+  if (!enrolments) return { account, enrolled: [], courses: {} };
+  const enrolled = account ? await s.managedEnrolments(account.id) : [];
+  const have = new Set(enrolled.map((c) => c.idnumber));
+  const courses: Record<string, number | null> = {};
+  await Promise.all([...new Set(enrolments.map((e) => e.course))].filter((c) => !have.has(c)).map(async (c) => {
+    courses[c] = await s.courseId(c, since);
+  }));
+  return { account, enrolled, courses };
+}
