@@ -208,6 +208,9 @@ export class Store {
   private readonly courseShortnameIndex = new Map<string, number>();
   private readonly courseIdnumberIndex = new Map<string, number>();
   private readonly categoryByIdnumber = new Map<string, number>();
+  /** Keys of `enrolments` by user and by course (the DB's indexes): a lookup must not scan the site's every enrolment. */
+  private readonly enrolmentKeysByUser = new Map<number, Set<string>>();
+  private readonly enrolmentKeysByCourse = new Map<number, Set<string>>();
 
   private undo: Undo[] | null = null;
   /** Bumped on every committed change; the persister compares it. */
@@ -230,6 +233,8 @@ export class Store {
     this.courseShortnameIndex.clear();
     this.courseIdnumberIndex.clear();
     this.categoryByIdnumber.clear();
+    this.enrolmentKeysByUser.clear();
+    this.enrolmentKeysByCourse.clear();
     this.site = d.site;
     this.seq = d.seq;
     this.tokens = d.tokens;
@@ -244,7 +249,14 @@ export class Store {
       this.courseShortnameIndex.set(c.shortname, c.id);
       if (c.idnumber) this.courseIdnumberIndex.set(c.idnumber, c.id);
     }
-    for (const e of d.enrolments) this.enrolments.set(`${e.courseid}:${e.userid}`, e);
+    for (const e of d.enrolments) {
+      const key = `${e.courseid}:${e.userid}`;
+      this.enrolments.set(key, e);
+      for (const [index, id] of [[this.enrolmentKeysByUser, e.userid], [this.enrolmentKeysByCourse, e.courseid]] as const) {
+        if (!index.has(id)) index.set(id, new Set());
+        index.get(id)!.add(key);
+      }
+    }
     for (const m of d.modules) {
       const list = this.modules.get(m.courseid) ?? [];
       list.push(m);
@@ -507,7 +519,10 @@ export class Store {
   }
 
   putEnrolment(e: EnrolmentRec): void {
-    this.mapSet(this.enrolments, `${e.courseid}:${e.userid}`, e);
+    const key = `${e.courseid}:${e.userid}`;
+    this.mapSet(this.enrolments, key, e);
+    this.setAdd(this.enrolmentKeysByUser, e.userid, key);
+    this.setAdd(this.enrolmentKeysByCourse, e.courseid, key);
   }
 
   updateEnrolment(e: EnrolmentRec, patch: Partial<EnrolmentRec>): void {
@@ -515,15 +530,18 @@ export class Store {
   }
 
   deleteEnrolment(courseid: number, userid: number): void {
-    this.mapDelete(this.enrolments, `${courseid}:${userid}`);
+    const key = `${courseid}:${userid}`;
+    this.mapDelete(this.enrolments, key);
+    this.setRemove(this.enrolmentKeysByUser, userid, key);
+    this.setRemove(this.enrolmentKeysByCourse, courseid, key);
   }
 
   enrolmentsOfUser(userid: number): EnrolmentRec[] {
-    return [...this.enrolments.values()].filter((e) => e.userid === userid);
+    return [...(this.enrolmentKeysByUser.get(userid) ?? [])].map((k) => this.enrolments.get(k)!);
   }
 
   enrolmentsInCourse(courseid: number): EnrolmentRec[] {
-    return [...this.enrolments.values()].filter((e) => e.courseid === courseid);
+    return [...(this.enrolmentKeysByCourse.get(courseid) ?? [])].map((k) => this.enrolments.get(k)!);
   }
 }
 

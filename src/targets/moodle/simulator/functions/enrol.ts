@@ -148,13 +148,15 @@ export const getUsersCourses: WsFunction = {
     const { store, site } = ctx;
     const now = ctx.now();
     const catorders = store.categorySortorders();
-    const active = store.enrolmentsOfUser(p.userid)
+    const courses = store.enrolmentsOfUser(p.userid)
       .filter((e) => e.status === 0 && e.timestart <= now && (e.timeend === 0 || e.timeend > now))
       .map((e) => ({ e, c: store.courses.get(e.courseid)! }))
       .filter(({ e, c }) => c && c.manual?.enabled
         && (c.visible === 1 || e.roles.some((r) => site.rolesSeeingHiddenCourses.has(r))))
-      .map(({ c }) => c)
-      .sort((a, b) => (b.visible - a.visible) || (store.courseSortorder(a, catorders) - store.courseSortorder(b, catorders)));
+      .map(({ c }) => c);
+    // Each course's sortorder once, not once per comparison (each one walks the category's courses).
+    const sortorder = new Map(courses.map((c) => [c.id, store.courseSortorder(c, catorders)]));
+    const active = courses.sort((a, b) => (b.visible - a.visible) || (sortorder.get(a.id)! - sortorder.get(b.id)!));
     const out: Json[] = [];
     for (const c of active) {
       const [summary, summaryformat] = formatText(ctx, c.summary, c.summaryformat);
