@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { describeIssues } from '../config.js';
 import { A } from '../directory/attributes.js';
 import { Directory } from '../directory/client.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { ensureTopics } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
@@ -38,18 +39,6 @@ class Mutex {
     this.tail = next.then(() => undefined, () => undefined);
     return next;
   }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  }));
-  return out;
 }
 
 /** Splits a partition's events into waves: the n-th event of every person. Each wave may run in parallel; waves run in order. */
