@@ -7,7 +7,8 @@
  */
 import { TerminalError } from '../../consumers/errors.js';
 import type { BatchItem, OperationResult } from '../../consumers/target.js';
-import { bisect, chunks, mapLimit } from './batcher.js';
+import { chunks, mapLimit } from '../../lib/concurrency.js';
+import { bisect } from './batcher.js';
 import { MoodleError, type MoodleCreatedUser, type MoodleUpdateResult } from './client.js';
 import type { Desired } from './desired.js';
 import type { MoodleSession } from './read.js';

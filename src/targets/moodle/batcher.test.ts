@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher, bisect, chunks } from './batcher.js';
+import { Batcher, bisect } from './batcher.js';
 
 class Refused extends Error {}
 
@@ -61,9 +61,4 @@ describe('Batcher', () => {
     const b = new Batcher<string, number>(async () => { throw new Error('down'); }, 10, () => 0);
     await expect(Promise.all([b.load('x'), b.load('y')])).rejects.toThrow('down');
   });
-});
-
-it('chunks', () => {
-  expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
-  expect(chunks([], 2)).toEqual([]);
 });

@@ -35,25 +35,6 @@ export class Batcher<K, V> {
   }
 }
 
-export function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-/** Runs `fn` over items with at most `limit` at once; results in input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  }));
-  return out;
-}
-
 /**
  * Sends items in one call; when the call is refused as a whole (Moodle rolls back the entire batch
  * on one bad item), splits it in halves and tries again, down to single items, so one bad item
