@@ -239,20 +239,19 @@ export class TargetGroup {
       }
       if (toApply.length) {
         const t0 = Date.now();
-        try {
-          const applied = await this.applyAll(toApply.map((x) => x.p));
-          const secs = (Date.now() - t0) / 1000 / toApply.length;
-          toApply.forEach((x, k) => {
+        const applied = await this.applyAll(toApply.map((x) => x.p));
+        const secs = (Date.now() - t0) / 1000 / toApply.length;
+        toApply.forEach((x, k) => {
+          const a = applied[k]!;
+          if ('ok' in a) {
             metrics.applySeconds.observe({ target: this.target.name }, secs);
-            out[x.i] = { result: appliedResult(x.p, applied[k]!, this.deps), attempts: attempt };
-          });
-        } catch (err) {
-          if (!isTransient(err)) {
-            for (const x of toApply) out[x.i] = { result: { ...failedResult(x.p.event, this.target.name, x.p.started, err, this.deps.secrets), entitled: x.p.person.entitled }, attempts: attempt };
+            out[x.i] = { result: appliedResult(x.p, a.ok, this.deps), attempts: attempt };
+          } else if (isTransient(a.err)) {
+            retry.push({ e: x.p.event, i: x.i, err: a.err });
           } else {
-            for (const x of toApply) retry.push({ e: x.p.event, i: x.i, err });
+            out[x.i] = { result: { ...failedResult(x.p.event, this.target.name, x.p.started, a.err, this.deps.secrets), entitled: x.p.person.entitled }, attempts: attempt };
           }
-        }
+        });
       }
       if (!retry.length) break;
       if (attempt > rt.maxRetries) {
@@ -275,12 +274,28 @@ export class TargetGroup {
     return out;
   }
 
-  private async applyAll(items: Extract<Prepared, { kind: 'apply' }>[]): Promise<OperationResult[][]> {
+  /**
+   * Each person's operation results, or what went wrong for that person: one person's failure
+   * never fails the others of the wave. A batch that throws as a whole fails (or retries) all of
+   * its people; a target that can tell them apart reports per item instead.
+   */
+  private async applyAll(items: Extract<Prepared, { kind: 'apply' }>[]): Promise<({ ok: OperationResult[] } | { err: unknown })[]> {
     const t = this.target;
     if (t.applyBatch) {
-      return t.applyBatch(items.map((p) => ({ person: p.person, desired: p.desired, actual: p.actual, plan: p.plan })), this.client, this.deps.ctx);
+      try {
+        const results = await t.applyBatch(items.map((p) => ({ person: p.person, desired: p.desired, actual: p.actual, plan: p.plan })), this.client, this.deps.ctx);
+        return results.map((ok) => ({ ok }));
+      } catch (err) {
+        return items.map(() => ({ err }));
+      }
     }
-    return mapLimit(items, this.cfg.runtime.concurrency, (p) => t.apply(p.plan, this.client, this.deps.ctx, p.person));
+    return mapLimit(items, this.cfg.runtime.concurrency, async (p) => {
+      try {
+        return { ok: await t.apply(p.plan, this.client, this.deps.ctx, p.person) };
+      } catch (err) {
+        return { err };
+      }
+    });
   }
 
   private async commit(out: { results: ProvisioningResult[]; dead: { result: ProvisioningResult; message: KafkaMessage; attempts: number }[] }, topic: string, partition: number, lastOffset: string): Promise<void> {

@@ -191,6 +191,29 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     expect(JSON.stringify(r)).not.toContain('01810012345');
   });
 
+  it('one person\'s terminal failure does not fail the others applied beside them', async () => {
+    const people = [await env.addPerson({}), await env.addPerson({}), await env.addPerson({})];
+    for (const p of people) await waitResults(p.id, 1);
+    const ids = people.map((p) => p.id);
+    await pool.query(`DELETE FROM ${schema}.accounts WHERE person_id = ANY($1)`, [ids]);
+    await pool.query(`INSERT INTO ${schema}.faults VALUES ($1, 0, true)`, [people[1]!.id]);
+    const runId = newRunId();
+    const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.wave.${env.id}`);
+    await pub.connect();
+    await pub.send(ids.map((id) => runEvent(id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' })));
+    await pub.disconnect();
+    const rs = await eventually(async () => {
+      const r = (await decoded()).filter((x) => x.runId === runId);
+      return r.length === 3 && r;
+    }, 30_000, 'three results');
+    const by = (id: string) => rs.find((r) => r.personId === id)!;
+    expect(by(people[0]!.id).outcome).toBe('APPLIED');
+    expect(by(people[2]!.id).outcome).toBe('APPLIED');
+    expect(by(people[1]!.id)).toMatchObject({ outcome: 'FAILED', error: { code: 'refused' } });
+    expect(by(people[1]!.id).error!.message).toContain(people[1]!.id);
+    await pool.query(`DELETE FROM ${schema}.faults WHERE person_id = $1`, [people[1]!.id]);
+  });
+
   it('dead-letters an event that cannot be decoded and moves on', async () => {
     const key = `garbage-${env.id}`;
     const p = env.kafka.producer();
