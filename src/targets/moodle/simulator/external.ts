@@ -63,6 +63,20 @@ export function warnings(): MultipleDesc {
     message: value('raw'),
   }), 'optional');
 }
+/** `new external_files($desc, $required)`. */
+export function files(required: 'required' | 'optional'): MultipleDesc {
+  return multiple(single({
+    filename: value('raw', 'optional'),
+    filepath: value('raw', 'optional'),
+    filesize: value('int', 'optional'),
+    fileurl: value('url', 'optional'),
+    timemodified: value('int', 'optional'),
+    mimetype: value('raw', 'optional'),
+    isexternalfile: value('bool', 'optional'),
+    repositorytype: value('plugin', 'optional'),
+    icon: value('raw', 'optional'),
+  }), required);
+}
 
 /** What the site has installed: PARAM_AUTH / PARAM_LANG / PARAM_THEME depend on it. */
 export interface ParamEnv {

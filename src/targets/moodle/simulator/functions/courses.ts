@@ -4,27 +4,12 @@
  * course/lib.php create_course(), core_course_category::create()).
  */
 import { invalidParameter, moodleException } from '../errors.js';
-import { cleanParam, formatValue, multiple, single, value, warnings, type Desc, type Val } from '../external.js';
+import { cleanParam, files, formatValue, multiple, single, value, warnings, type Val } from '../external.js';
 import { phpEmpty, phpIntval, phpTrim, type Json } from '../php.js';
 import {
   courseImageUrl, formatString, formatText, fullname, type CallContext, type WsFunction,
 } from '../site.js';
 import type { CategoryRec, CourseRec } from '../state.js';
-
-/** `external_files()`. */
-function files(required: 'required' | 'optional'): Desc {
-  return multiple(single({
-    filename: value('raw', 'optional'),
-    filepath: value('raw', 'optional'),
-    filesize: value('int', 'optional'),
-    fileurl: value('url', 'optional'),
-    timemodified: value('int', 'optional'),
-    mimetype: value('raw', 'optional'),
-    isexternalfile: value('bool', 'optional'),
-    repositorytype: value('plugin', 'optional'),
-    icon: value('raw', 'optional'),
-  }), required);
-}
 
 /** `get_course_structure(false)`. */
 const courseStructure = single({

@@ -4,7 +4,7 @@
  * (enrol/externallib.php, enrol_get_users_courses()).
  */
 import { invalidParameter, missingRecord, moodleException, phpTypeError } from '../errors.js';
-import { multiple, single, value, formatValue, type Desc, type Val } from '../external.js';
+import { files, multiple, single, value, formatValue, type Val } from '../external.js';
 import type { Json } from '../php.js';
 import { courseImageUrl, formatString, formatText, type WsFunction } from '../site.js';
 
@@ -98,18 +98,6 @@ export const unenrolUsers: WsFunction = {
   },
 };
 
-const filesDesc: Desc = multiple(single({
-  filename: value('raw', 'optional'),
-  filepath: value('raw', 'optional'),
-  filesize: value('int', 'optional'),
-  fileurl: value('url', 'optional'),
-  timemodified: value('int', 'optional'),
-  mimetype: value('raw', 'optional'),
-  isexternalfile: value('bool', 'optional'),
-  repositorytype: value('plugin', 'optional'),
-  icon: value('raw', 'optional'),
-}), 'optional');
-
 export const getUsersCourses: WsFunction = {
   name: 'core_enrol_get_users_courses',
   params: single({ userid: value('int'), returnusercount: value('bool', 'default', true) }),
@@ -139,7 +127,7 @@ export const getUsersCourses: WsFunction = {
     lastaccess: value('int', 'optional'),
     isfavourite: value('bool', 'optional'),
     hidden: value('bool', 'optional'),
-    overviewfiles: filesDesc,
+    overviewfiles: files('optional'),
     showactivitydates: value('bool', 'optional'),
     showcompletionconditions: value('bool', 'optional'),
     timemodified: value('int', 'optional'),
