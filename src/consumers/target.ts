@@ -84,7 +84,11 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
   close?(client: Client): Promise<void>;
   /** Pure: what the account should be; null when the person is not entitled. */
   desired(person: PersonContext, ctx: TargetContext<C>): D | null;
-  /** Read: what the account is. More than one match is a TerminalError naming the accounts. */
+  /**
+   * Read: what the account is. More than one match is a TerminalError naming the accounts. The
+   * runtime reads a wave of people at once; a target whose system answers many keys per call
+   * coalesces these reads itself (see the Moodle target's batcher).
+   */
   actual(person: PersonContext, desired: D | null, client: Client, ctx: TargetContext<C>): Promise<A>;
   /** Pure: operations as data. */
   plan(desired: D | null, actual: A, person: PersonContext, ctx: TargetContext<C>): Plan<P>;
@@ -92,8 +96,6 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
   apply(plan: Plan<P>, client: Client, ctx: TargetContext<C>, person: PersonContext): Promise<OperationResult[]>;
   /** Optional: many people's plans in few calls. Results per item, per operation. */
   applyBatch?(items: BatchItem<D, A, P>[], client: Client, ctx: TargetContext<C>): Promise<OperationResult[][]>;
-  /** Optional: many people's actual accounts in few calls (same order as the input). */
-  actualBatch?(people: { person: PersonContext; desired: D | null }[], client: Client, ctx: TargetContext<C>): Promise<(A | Error)[]>;
   /** Optional: an HTTP simulator of the system, for `tilgang sim <name>`. */
   simulator?: { start(args: { port: number; stateFile?: string; latency: boolean; token?: string }): Promise<{ url: string; close(): Promise<void> }> };
 }

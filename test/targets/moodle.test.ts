@@ -366,7 +366,7 @@ describe('Moodle target applyBatch against the simulator', () => {
     const s = await target.connect(ctx);
     try {
       const desired = people.map((p) => target.desired(p, ctx));
-      const actual = await target.actualBatch!(people.map((p, i) => ({ person: p, desired: desired[i]! })), s, ctx);
+      const actual = await Promise.all(people.map((p, i) => target.actual(p, desired[i]!, s, ctx)));
       const items = people.map((p, i) => ({ person: p, desired: desired[i]!, actual: actual[i] as never, plan: target.plan(desired[i]!, actual[i] as never, p, ctx) }));
       const served = sim.metrics()!.served;
       const out = await target.applyBatch!(items, s, ctx);

@@ -100,12 +100,6 @@ export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSessio
     return readActual(person, identity(person, config), d, s);
   },
 
-  async actualBatch(people, s, { config }) {
-    // Each person's reads are coalesced with the others' (MoodleSession's batchers): one
-    // get_users_by_field call per match field and up to batchSize people.
-    return Promise.all(people.map(({ person, desired: d }) => readActual(person, identity(person, config), d, s).catch((e: unknown) => e as Error)));
-  },
-
   plan(d, a, _person, { config, global }) {
     return planMoodle(d, a, config, global.directory.sensitive);
   },
