@@ -15,7 +15,7 @@ export function parseStatus(v: string): StatusValue | undefined {
   return target && at && outcome ? { target, at, outcome, error: error.join('|') } : undefined;
 }
 
-const cleanError = (e: string) => e.replace(/[\r\n|]+/g, ' ').slice(0, 500);
+const cleanError = (e: string) => e.replace(/[\r\n|]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 500);
 const formatStatus = (s: StatusValue) => `${s.target}|${s.at}|${s.outcome}|${s.error}`;
 
 /**
