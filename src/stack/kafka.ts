@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { child } from '../lib/log.js';
-import { alive, dir, logFile, portOpen, readPid, sleep, spawnDaemon, stopDaemon } from './process.js';
+import { dir, isOurs, ourPid, portOpen, readPid, spawnDaemon, stopIfOurs, tail, waitStarted } from './process.js';
 import type { Service } from './service.js';
+import { requireTool, run } from './tools.js';
 
 /**
  * Apache Kafka as one local KRaft process (broker and controller in one), its jars fetched from
@@ -31,6 +31,8 @@ const propsFile = () => join(home(), 'server.properties');
 const log4jFile = () => join(home(), 'log4j2.properties');
 /** Written last by install: the pom it was made from and the jars it holds. */
 const MANIFEST = 'tilgang-manifest.json';
+/** In the command line of our broker, not of some process that got a stale pid. */
+const MARKER = 'kafka.Kafka';
 
 export const kafkaService: Service = {
   name: NAME,
@@ -39,8 +41,8 @@ export const kafkaService: Service = {
   async install() {
     const stamp = sha256(readFileSync(pom));
     if (libComplete(stamp)) return;
-    await requireTool('java', ['-version'], 'a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)');
-    await requireTool('mvn', ['-v'], 'Apache Maven (e.g. apt-get install maven)');
+    await requireTool('Kafka', 'java', ['-version'], 'a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)');
+    await requireTool('Kafka', 'mvn', ['-v'], 'Apache Maven (e.g. apt-get install maven)');
     log.info('downloading the Kafka jars from Maven Central');
     // Into a side folder first, so an interrupted download never looks like a complete one.
     const partial = `${libDir()}.partial`;
@@ -98,10 +100,7 @@ export const kafkaService: Service = {
   healthy,
 
   async stop() {
-    const pid = readPid(NAME);
-    if (ours(pid)) await stopDaemon(NAME, 30_000);
-    // A pid file naming a process that is not our broker (gone, or the pid reused) is only stale.
-    else rmSync(join(dir('run'), `${NAME}.pid`), { force: true });
+    await stopIfOurs(NAME, MARKER, 30_000);
   },
 
   async reset() {
@@ -110,8 +109,7 @@ export const kafkaService: Service = {
   },
 
   pid() {
-    const pid = readPid(NAME);
-    return ours(pid) ? pid : undefined;
+    return ourPid(NAME, MARKER);
   },
 };
 
@@ -199,15 +197,7 @@ function libComplete(pomHash?: string): boolean {
   }
 }
 
-/** Our broker, not merely some process that got a stale pid. */
-function ours(pid: number | undefined): pid is number {
-  if (!alive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka');
-  } catch {
-    return true; // no /proc (not Linux): trust the pid file
-  }
-}
+const ours = (pid: number | undefined): pid is number => isOurs(pid, MARKER);
 
 async function refuseStrangers(ports: number[]): Promise<void> {
   for (const port of ports) {
@@ -218,38 +208,10 @@ async function refuseStrangers(ports: number[]): Promise<void> {
 }
 
 /** Waits for the process `pid` (not whatever the pid file says by then) to answer. */
-async function waitHealthy(pid: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await healthy()) return;
-    if (!alive(pid)) {
-      throw new Error(`Kafka exited during start-up (see ${logFile(NAME)}):\n${tail(readLog(), 20)}`);
-    }
-    await sleep(250);
-  }
-  throw new Error(`Kafka did not answer on ${HOST}:${KAFKA_PORT} within ${timeoutMs / 1000} s (see ${logFile(NAME)})`);
+function waitHealthy(pid: number, timeoutMs: number): Promise<void> {
+  return waitStarted(NAME, 'Kafka', pid, healthy, timeoutMs, `did not answer on ${HOST}:${KAFKA_PORT}`);
 }
 
-const readLog = () => (existsSync(logFile(NAME)) ? readFileSync(logFile(NAME), 'utf8') : '');
-
-async function requireTool(cmd: string, args: string[], what: string): Promise<void> {
-  const r = await run(cmd, args);
-  if (r.code !== 0) throw new Error(`Kafka needs ${what}: \`${cmd}\` ${r.code === 127 ? 'was not found on PATH' : `failed:\n${tail(r.output, 10)}`}`);
-}
-
-/** Runs a command to its end; output (stdout and stderr together) kept for error messages. */
-function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout.on('data', (c: Buffer) => chunks.push(c));
-    p.stderr.on('data', (c: Buffer) => chunks.push(c));
-    p.once('error', (e: NodeJS.ErrnoException) => resolve({ code: e.code === 'ENOENT' ? 127 : 1, output: e.message }));
-    p.once('close', (code) => resolve({ code: code ?? 1, output: Buffer.concat(chunks).toString('utf8') }));
-  });
-}
-
-const tail = (s: string, lines: number) => s.trimEnd().split('\n').slice(-lines).join('\n');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AlreadyExistsError, Attribute, Change, Client, InvalidCredentialsError } from 'ldapts';
 import type { Service } from './service.js';
-import { alive, dir, logFile, portOpen, readPid, sleep, spawnDaemon, stopDaemon } from './process.js';
+import { alive, dir, logFile, portOpen, readPid, sleep, spawnDaemon, stopDaemon, tail } from './process.js';
 import { log } from '../lib/log.js';
 
 const run = promisify(execFile);
@@ -167,7 +167,7 @@ export async function ensureBaseEntries(secrets: { admin: string; tilgang: strin
 
 function logTail(lines = 20): string {
   try {
-    return readFileSync(logFile(NAME), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return tail(readFileSync(logFile(NAME), 'utf8'), lines);
   } catch {
     return '';
   }

@@ -39,6 +39,28 @@ export function spawnDaemon(name: string, cmd: string, args: string[], opts: { e
   return child.pid;
 }
 
+/** `pid` is alive and its command line holds `marker`: our server, not merely some process that got a stale pid. */
+export function isOurs(pid: number | undefined, marker: string): pid is number {
+  if (!alive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+  } catch {
+    return true; // no /proc (not Linux): trust the pid file
+  }
+}
+
+/** The pid in `name`'s pid file when that process is ours (see isOurs). */
+export function ourPid(name: string, marker: string): number | undefined {
+  const pid = readPid(name);
+  return isOurs(pid, marker) ? pid : undefined;
+}
+
+/** Stops `name` when its pid file names our server; otherwise the pid file (gone, or the pid reused) is only stale. */
+export async function stopIfOurs(name: string, marker: string, graceMs?: number): Promise<void> {
+  if (ourPid(name, marker) !== undefined) await stopDaemon(name, graceMs);
+  else rmSync(pidFile(name), { force: true });
+}
+
 export async function stopDaemon(name: string, graceMs = 15_000): Promise<void> {
   const pid = readPid(name);
   if (alive(pid)) {
@@ -73,3 +95,27 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   const hint = logName ? ` (see ${logFile(logName)})` : '';
   throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)} s${hint}`);
 }
+
+/**
+ * Waits for the process `pid` (not whatever the pid file says by then) to answer `healthy`; fails
+ * at once, with the end of its log, when it exits first. On time-out: `${what} ${notReady} within N s`.
+ */
+export async function waitStarted(
+  name: string, what: string, pid: number, healthy: () => Promise<boolean>, timeoutMs: number, notReady: string,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await healthy()) return;
+    if (!alive(pid)) {
+      throw new Error(`${what} exited during start-up (see ${logFile(name)}):\n${tail(readText(logFile(name)), 20)}`);
+    }
+    await sleep(250);
+  }
+  throw new Error(`${what} ${notReady} within ${timeoutMs / 1000} s (see ${logFile(name)})`);
+}
+
+/** A file's text, or '' when there is no such file. */
+export const readText = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+
+/** The last `lines` lines of `s`, for error messages. */
+export const tail = (s: string, lines: number): string => s.trimEnd().split('\n').slice(-lines).join('\n');

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { child } from '../lib/log.js';
-import { alive, dir, logFile, portOpen, readPid, sleep, spawnDaemon, stopDaemon } from './process.js';
+import { dir, isOurs, logFile, ourPid, portOpen, readPid, readText, spawnDaemon, stopIfOurs, tail, waitStarted } from './process.js';
 import type { Service } from './service.js';
+import { requireTool } from './tools.js';
 
 /**
  * A Confluent-compatible schema registry: Apicurio Registry 2.4.2.Final, built from Maven Central by
@@ -29,6 +30,8 @@ const home = () => dir(NAME);
 const buildDir = () => join(home(), 'build');
 const runJar = () => join(buildDir(), 'quarkus-app', 'quarkus-run.jar');
 const hashFile = () => join(home(), 'build.sha256');
+/** In the command line of our registry, not of some process that got a stale pid. */
+const MARKER = 'quarkus-run.jar';
 
 /** The local PostgreSQL; the usual PG* variables override it. Trust auth needs no password. */
 const pgServer = () => ({
@@ -45,8 +48,8 @@ export const registryService: Service = {
   async install() {
     const stamp = inputsHash();
     if (installed(stamp)) return;
-    await requireTool('java', ['-version'], 'a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)');
-    await requireTool('mvn', ['-v'], 'Apache Maven (e.g. apt-get install maven)');
+    await requireTool('schema registry', 'java', ['-version'], 'a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)');
+    await requireTool('schema registry', 'mvn', ['-v'], 'Apache Maven (e.g. apt-get install maven)');
     // New jars must not be swapped in under a running registry.
     if (ours(readPid(NAME))) await this.stop();
     const out = logFile(`${NAME}-build`);
@@ -56,7 +59,7 @@ export const registryService: Service = {
     const code = await runToFile('mvn', ['-B', '-s', join(project, 'settings.xml'), '-f', join(project, 'pom.xml'),
       'package', `-Dtilgang.build.dir=${buildDir()}`], out);
     if (code !== 0 || !existsSync(runJar())) {
-      throw new Error(`schema registry: the Maven build failed (exit ${code}); see ${out}:\n${tail(read(out), 30)}`);
+      throw new Error(`schema registry: the Maven build failed (exit ${code}); see ${out}:\n${tail(readText(out), 30)}`);
     }
     writeFileSync(hashFile(), stamp);
     log.info('Apicurio Registry built');
@@ -96,10 +99,7 @@ export const registryService: Service = {
   healthy,
 
   async stop() {
-    const pid = readPid(NAME);
-    if (ours(pid)) await stopDaemon(NAME);
-    // A pid file naming a process that is not our registry (gone, or the pid reused) is only stale.
-    else rmSync(join(dir('run'), `${NAME}.pid`), { force: true });
+    await stopIfOurs(NAME, MARKER);
   },
 
   async reset() {
@@ -110,8 +110,7 @@ export const registryService: Service = {
   },
 
   pid() {
-    const pid = readPid(NAME);
-    return ours(pid) ? pid : undefined;
+    return ourPid(NAME, MARKER);
   },
 };
 
@@ -167,35 +166,11 @@ function installed(stamp: string): boolean {
   return existsSync(runJar()) && existsSync(hashFile()) && readFileSync(hashFile(), 'utf8').trim() === stamp;
 }
 
-/** Our registry, not merely some process that got a stale pid. */
-function ours(pid: number | undefined): pid is number {
-  if (!alive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('quarkus-run.jar');
-  } catch {
-    return true; // no /proc (not Linux): trust the pid file
-  }
-}
+const ours = (pid: number | undefined): pid is number => isOurs(pid, MARKER);
 
 /** Waits for the process `pid` (not whatever the pid file says by then) to answer. */
-async function waitHealthy(pid: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await healthy()) return;
-    if (!alive(pid)) {
-      throw new Error(`schema registry exited during start-up (see ${logFile(NAME)}):\n${tail(read(logFile(NAME)), 20)}`);
-    }
-    await sleep(250);
-  }
-  throw new Error(`schema registry did not become ready on ${HOST}:${REGISTRY_PORT} within ${timeoutMs / 1000} s (see ${logFile(NAME)})`);
-}
-
-async function requireTool(cmd: string, args: string[], what: string): Promise<void> {
-  const out = join(home(), `${cmd}-check.out`);
-  const code = await runToFile(cmd, args, out);
-  if (code !== 0) {
-    throw new Error(`schema registry needs ${what}: \`${cmd}\` ${code === 127 ? 'was not found on PATH' : `failed:\n${tail(read(out), 10)}`}`);
-  }
+function waitHealthy(pid: number, timeoutMs: number): Promise<void> {
+  return waitStarted(NAME, 'schema registry', pid, healthy, timeoutMs, `did not become ready on ${HOST}:${REGISTRY_PORT}`);
 }
 
 /** Runs a command to its end with its output in a file: a Maven build writes megabytes. */
@@ -210,6 +185,3 @@ function runToFile(cmd: string, args: string[], file: string): Promise<number> {
     p.once('close', (code) => resolve(code ?? 1));
   }).finally(() => closeSync(fd));
 }
-
-const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-const tail = (s: string, lines: number) => s.trimEnd().split('\n').slice(-lines).join('\n');
