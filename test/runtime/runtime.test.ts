@@ -1,23 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { TargetGroup } from '../../src/consumers/target-group.js';
-import { Writeback } from '../../src/consumers/writeback.js';
 import { readDeadLetters, redrive } from '../../src/consumers/dlq.js';
 import { MassChangeGuard } from '../../src/consumers/guard.js';
 import { countResults, readRunResults } from '../../src/consumers/report.js';
-import { ChangelogProducer } from '../../src/producers/changelog-producer.js';
 import { sync } from '../../src/producers/sync.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import type { ProvisioningResult } from '../../src/schemas/generated.js';
 import { Collector, decodeEvents, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { createTables, pgTarget } from '../support/pg-target.js';
+import { startPipeline, type Pipeline } from '../support/pipeline.js';
 
 describe('consumer runtime with a PostgreSQL-backed test target', () => {
   let env: TestEnv;
   let pool: pg.Pool;
-  let producer: ChangelogProducer;
+  let pipe: Pipeline;
   let group: TargetGroup;
-  let writeback: Writeback;
   let results: Collector;
   let events: Collector;
   let schema: string;
@@ -32,37 +30,26 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     schema = `test_acc_${env.id.replace(/[^a-z0-9]/g, '_')}`;
     env.cfg.targets.pgtest = { schema, url: env.cfg.mv.url, entitlement: { affiliations: ['student', 'employee'] }, applyDelayMs: 15 };
     pool = await createTables(env.cfg.mv.url, schema);
-    producer = new ChangelogProducer(env.cfg, env.kafka, { name: env.id, pollMs: 50 });
-    await producer.start();
-    group = new TargetGroup(env.cfg, env.kafka, pgTarget, { groupId: `tilgang.pgtest.${env.id}`, chunkSize: 50 });
-    await group.start();
-    writeback = new Writeback(env.cfg, env.kafka, { groupId: `tilgang.writeback.${env.id}` });
-    await writeback.start();
-    results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
-    events = await new Collector(env.kafka, env.cfg.kafka.topics.personChanged).start();
+    pipe = await startPipeline(env, pgTarget);
+    ({ group, results, events } = pipe);
   }, 120_000);
 
   afterAll(async () => {
-    await results?.stop();
-    await events?.stop();
-    await group?.stop();
-    await writeback?.stop();
-    await producer?.stop();
+    await pipe?.stop();
     await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${env.cfg.runtime.stateSchema} CASCADE`);
     await pool?.end();
     await env?.close();
   });
 
-  const decoded = () => decodeResults(env, results.messages);
-  const resultsFor = async (id: string) => (await decoded()).filter((r) => r.personId === id);
+  const decoded = () => pipe.decoded();
+  const resultsFor = (id: string) => pipe.resultsFor(id);
   const account = async (id: string) => (await pool.query(`SELECT * FROM ${schema}.accounts WHERE person_id = $1`, [id])).rows[0];
   const effects = async (id: string) => (await pool.query(`SELECT * FROM ${schema}.effects WHERE person_id = $1 ORDER BY seq`, [id])).rows;
   const setAffiliation = async (p: TestPerson, a: string) => {
     await env.modify(env.dn(p.id), 'idautoPersonAffiliations', [a]);
     await env.modify(env.dn(p.id), 'idautoPersonAffiliation', [a]);
   };
-  const waitResults = (id: string, n: number, what = 'results') =>
-    eventually(async () => (await resultsFor(id)).length >= n && resultsFor(id), 30_000, `${n} ${what} for ${id}`);
+  const waitResults = (id: string, n: number, what?: string) => pipe.waitResults(id, n, what);
 
   it('creates an entitled person\'s account, writes the status back, and the producer does not republish it', async () => {
     const p = await env.addPerson({ affiliation: 'student' });

@@ -10,12 +10,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDeadLetters } from '../../src/consumers/dlq.js';
-import { countResults, formatReport, readRunResults } from '../../src/consumers/report.js';
 import { TargetGroup } from '../../src/consumers/target-group.js';
+import { countResults, formatReport, readRunResults } from '../../src/consumers/report.js';
 import type { TargetContext } from '../../src/consumers/target.js';
-import { Writeback } from '../../src/consumers/writeback.js';
 import { migrate } from '../../src/mv/migrate.js';
-import { ChangelogProducer } from '../../src/producers/changelog-producer.js';
 import { sync } from '../../src/producers/sync.js';
 import type { ProvisioningResult } from '../../src/schemas/generated.js';
 import { MoodleClient, type MoodleCoursesResult, type MoodleUser, type MoodleUserCourse } from '../../src/targets/moodle/client.js';
@@ -24,6 +22,7 @@ import { courseIdnumber, target } from '../../src/targets/moodle/index.js';
 import { startMoodleSimulator } from '../../src/targets/moodle/simulator/index.js';
 import { moodleConfig, person, targetContext } from '../../src/targets/moodle/test-fixtures.js';
 import { Collector, decodeResults, eventually, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
+import { startPipeline, type Pipeline } from '../support/pipeline.js';
 
 const TOKEN = randomUUID().replace(/-/g, '');
 const TERM = { year: 2026, term: 'HØST' as const };
@@ -37,9 +36,7 @@ describe('Moodle target through the runtime, against the Moodle simulator', () =
   let secrets: string;
   let sim: { url: string; close(): Promise<void> };
   let ws: MoodleClient;
-  let producer: ChangelogProducer;
-  let group: TargetGroup;
-  let writeback: Writeback;
+  let pipe: Pipeline;
   let results: Collector;
   let events: Collector;
   const courseIds = new Map<string, number>();
@@ -77,24 +74,12 @@ describe('Moodle target through the runtime, against the Moodle simulator', () =
     env.cfg.targets.moodle = {
       url: sim.url, token: { file: join(secrets, 'moodle-token') }, heldBy: { institution: '1120', studentIdField: 'studentid' },
     };
-    producer = new ChangelogProducer(env.cfg, env.kafka, { name: env.id, pollMs: 50 });
-    await producer.start();
-    // Following the change log (its first snapshot taken) before the first person is added.
-    await eventually(async () => producer.stats.healthy, 60_000, 'producer following the change log');
-    group = new TargetGroup(env.cfg, env.kafka, target, { groupId: `tilgang.moodle.${env.id}`, topics: { dlq: dlq() }, chunkSize: 50 });
-    await group.start();
-    writeback = new Writeback(env.cfg, env.kafka, { groupId: `tilgang.writeback.${env.id}` });
-    await writeback.start();
-    results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
-    events = await new Collector(env.kafka, env.cfg.kafka.topics.personChanged).start();
+    pipe = await startPipeline(env, target, { topics: { dlq: dlq() } });
+    ({ results, events } = pipe);
   }, 180_000);
 
   afterAll(async () => {
-    await results?.stop();
-    await events?.stop();
-    await group?.stop();
-    await writeback?.stop();
-    await producer?.stop();
+    await pipe?.stop();
     await ws?.close();
     await sim?.close();
     await pool?.query(`DROP SCHEMA IF EXISTS ${mvSchema} CASCADE; DROP SCHEMA IF EXISTS ${env.cfg.runtime.stateSchema} CASCADE`);
@@ -105,9 +90,8 @@ describe('Moodle target through the runtime, against the Moodle simulator', () =
 
   // ---- helpers --------------------------------------------------------------------------------
 
-  const resultsFor = async (id: string) => (await decodeResults(env, results.messages)).filter((r) => r.personId === id);
-  const waitResults = (id: string, n: number, what = 'results') =>
-    eventually(async () => (await resultsFor(id)).length >= n && resultsFor(id), 30_000, `${n} ${what} for ${id}`);
+  const resultsFor = (id: string) => pipe.resultsFor(id);
+  const waitResults = (id: string, n: number, what?: string) => pipe.waitResults(id, n, what);
   const nth = async (id: string, n: number) => (await waitResults(id, n))[n - 1]!;
   const ops = (r: ProvisioningResult) => (r.operations ?? []).map((o) => o.kind);
 
