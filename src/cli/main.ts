@@ -11,7 +11,8 @@ import { newRunId, PersonEventPublisher, runEvent } from '../producers/publisher
 import { KEY_FIELDS, sync, type KeyField } from '../producers/sync.js';
 import { startRoles, type Role } from '../run.js';
 import { down, reset, status, up } from '../stack/index.js';
-import { getTarget } from '../targets/index.js';
+import { enabledTargets, getTarget } from '../targets/index.js';
+import { explain, formatExplain } from '../consumers/explain.js';
 import { runDemo } from './demo.js';
 
 const int = (v: string) => {
@@ -167,6 +168,16 @@ guard.command('release').argument('<target>').description('let the held operatio
   }
   console.log(`${target}: released; ${ids.length} held person(s) reprocessed in run ${runId}`);
 }));
+
+program.command('explain').description('what each enabled target would do for one person now (changes nothing)')
+  .addOption(new Option('--key-field <field>', 'which identifier --key-value is').choices(Object.keys(KEY_FIELDS)).default('username'))
+  .requiredOption('--key-value <value>', 'the person\'s identifier')
+  .option('--target <name...>', 'these targets only')
+  .action(async (o: { keyField: KeyField; keyValue: string; target?: string[] }) => {
+    const cfg = config();
+    const targets = (await enabledTargets(cfg.targets)).filter((t) => !o.target || o.target.includes(t.name));
+    console.log(formatExplain(await explain(cfg, targets, o.keyField, o.keyValue)));
+  });
 
 program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {
   const cfg = config();

@@ -10,6 +10,7 @@ import type { ProvisioningResult } from '../../src/schemas/generated.js';
 import { Collector, decodeEvents, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { createTables, pgTarget } from '../support/pg-target.js';
 import { startPipeline, type Pipeline } from '../support/pipeline.js';
+import { explain, formatExplain } from '../../src/consumers/explain.js';
 
 describe('consumer runtime with a PostgreSQL-backed test target', () => {
   let env: TestEnv;
@@ -230,6 +231,20 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     // The same run without --log-only converges.
     await sync(env.cfg, env.kafka, { keyField: 'idautoID', keyValue: p.id });
     await eventually(async () => account(p.id), 20_000, 'account re-created');
+  });
+
+  it('explain prints what a target would do for one person, and changes nothing', async () => {
+    const p = await env.addPerson({});
+    await waitResults(p.id, 1);
+    await pool.query(`DELETE FROM ${schema}.accounts WHERE person_id = $1`, [p.id]);
+    const x = await explain(env.cfg, [pgTarget], 'username', p.username);
+    expect(x.personId).toBe(p.id);
+    expect(x.results).toEqual([expect.objectContaining({ target: 'pgtest', outcome: 'PLANNED', entitled: true })]);
+    const text = formatExplain(x);
+    expect(text).toContain(`person ${p.id} (${p.username})`);
+    expect(text).toMatch(/pgtest: would change \(entitled\)\n {4}create\n {6}username: ∅ → /);
+    expect(await account(p.id)).toBeUndefined();
+    await expect(explain(env.cfg, [pgTarget], 'username', 'ingen-slik')).rejects.toThrow(/no person in the directory has username=ingen-slik/);
   });
 
   it('holds destructive operations beyond the guard, and releases them on command', async () => {
