@@ -97,6 +97,7 @@ export class ChangelogProducer {
         const { dir, reader } = await this.connectDirectory();
         if (checkGap) {
           state = await this.resolveStart(state, dir, reader);
+          this.stats.cookie = state.cookie;
           checkGap = false;
         }
         for await (const page of reader.pages(state?.cookie, this.pageSize)) {
