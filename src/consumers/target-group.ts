@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Config } from '../config.js';
 import { describeIssues } from '../config.js';
 import { A } from '../directory/attributes.js';
 import { Directory } from '../directory/client.js';
 import { mapLimit } from '../lib/concurrency.js';
-import { ensureTopics } from '../lib/kafka.js';
+import { ensureTopics, ResilientConsumer } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { MvReader } from '../mv/person.js';
@@ -63,7 +63,7 @@ export class TargetGroup {
   readonly groupId: string;
   private readonly log;
   private readonly codec: EventCodec;
-  private consumer!: Consumer;
+  private consumer!: ResilientConsumer;
   private producer!: Producer;
   private admin!: Admin;
   private directory!: Directory;
@@ -121,36 +121,42 @@ export class TargetGroup {
       { topic: this.topics.dlq, partitions: 1 },
     ]);
     await this.codec.register('ProvisioningResult', this.topics.provisioningResult);
-    const instance = this.opts.instanceId ?? this.cfg.runtime.instanceId ?? hostname();
-    this.producer = this.kafka.producer({ transactionalId: `${this.groupId}.${instance}`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+    this.producer = this.newProducer();
     await this.producer.connect();
     this.deps = {
       target: this.target, ctx, client: this.client, directory: this.directory, mv: this.mv, guard: this.guard,
       guardSettings: this.guardSettings(), totalAccounts: () => this.totalAccounts(),
       sensitive: this.cfg.directory.sensitive, secrets: [],
     };
-    this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false, sessionTimeout: this.cfg.runtime.sessionTimeoutMs, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topics.personChanged, fromBeginning: this.opts.fromBeginning ?? true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.cfg.runtime.partitionsConcurrently,
-      eachBatch: (p) => this.onBatch(p),
-    });
+    this.consumer = new ResilientConsumer(this.kafka,
+      { groupId: this.groupId, readUncommitted: false, sessionTimeout: this.cfg.runtime.sessionTimeoutMs, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 },
+      async (c) => {
+        await c.subscribe({ topic: this.topics.personChanged, fromBeginning: this.opts.fromBeginning ?? true });
+        await c.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: this.cfg.runtime.partitionsConcurrently,
+          eachBatch: (p) => this.onBatch(p),
+        });
+      }, this.target.name);
+    await this.consumer.start();
     this.ready = true;
   }
 
   /** SIGTERM: let the batches in flight finish and commit, then leave the group. */
   async stop(): Promise<void> {
     this.ready = false;
-    await this.consumer?.stop().catch(() => {});
-    await this.consumer?.disconnect().catch(() => {});
+    await this.consumer?.stop();
     await this.producer?.disconnect().catch(() => {});
     await this.admin?.disconnect().catch(() => {});
     await this.directory?.close();
     await this.mv?.close().catch(() => {});
     if (this.client && this.target.close) await this.target.close(this.client).catch(() => {});
+  }
+
+  private newProducer(): Producer {
+    const instance = this.opts.instanceId ?? this.cfg.runtime.instanceId ?? hostname();
+    return this.kafka.producer({ transactionalId: `${this.groupId}.${instance}`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
   }
 
   /** The target's provisioned accounts as the directory records them (for the guard's share). */
@@ -313,6 +319,11 @@ export class TargetGroup {
         await txn.commit();
       } catch (e) {
         await txn.abort().catch(() => {});
+        // The batch will be redelivered and re-planned; a fresh producer (same transactional id)
+        // fences whatever the old one left open, e.g. after a broker restart.
+        await this.producer.disconnect().catch(() => {});
+        this.producer = this.newProducer();
+        await this.producer.connect().catch(() => {});
         throw e;
       }
     });

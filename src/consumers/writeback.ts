@@ -1,8 +1,8 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Config } from '../config.js';
 import { A, STATUS_OBJECT_CLASS } from '../directory/attributes.js';
 import { Directory, values } from '../directory/client.js';
-import { ensureTopics } from '../lib/kafka.js';
+import { ensureTopics, ResilientConsumer } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { EventCodec } from '../schemas/codec.js';
@@ -50,7 +50,7 @@ export function statusAfter(current: { provisionedTo: string[]; targetStatus: st
  * producer recognises these writes as its own and does not publish them again.
  */
 export class Writeback {
-  private consumer!: Consumer;
+  private consumer!: ResilientConsumer;
   private directory!: Directory;
   private readonly codec: EventCodec;
   private readonly log = child({ component: 'writeback' });
@@ -72,16 +72,17 @@ export class Writeback {
     await admin.connect();
     await ensureTopics(admin, [{ topic, partitions: this.cfg.kafka.partitions }]);
     await admin.disconnect();
-    this.consumer = this.kafka.consumer({ groupId: this.opts.groupId ?? 'tilgang.writeback', readUncommitted: false, maxWaitTimeInMs: 100 });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic, fromBeginning: true });
-    await this.consumer.run({
-      partitionsConsumedConcurrently: 4,
-      eachMessage: async ({ message }) => {
-        const r = await this.codec.decode('ProvisioningResult', message.value!);
-        await this.record(r);
-      },
-    });
+    this.consumer = new ResilientConsumer(this.kafka, { groupId: this.opts.groupId ?? 'tilgang.writeback', readUncommitted: false, maxWaitTimeInMs: 100 }, async (c) => {
+      await c.subscribe({ topic, fromBeginning: true });
+      await c.run({
+        partitionsConsumedConcurrently: 4,
+        eachMessage: async ({ message }) => {
+          const r = await this.codec.decode('ProvisioningResult', message.value!);
+          await this.record(r);
+        },
+      });
+    }, 'writeback');
+    await this.consumer.start();
     this.ready = true;
   }
 
@@ -108,7 +109,7 @@ export class Writeback {
 
   async stop(): Promise<void> {
     this.ready = false;
-    await this.consumer?.disconnect().catch(() => {});
+    await this.consumer?.stop();
     await this.directory?.close();
   }
 }

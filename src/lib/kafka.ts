@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig } from 'kafkajs';
 import type { Config } from '../config.js';
 import { log } from './log.js';
 
@@ -41,4 +41,45 @@ export async function ensureTopics(admin: Admin, topics: { topic: string; partit
   }).catch((e: Error) => {
     if (!/already exists/i.test(e.message)) throw e;
   });
+}
+
+/**
+ * Keeps a consumer group member alive. kafkajs restarts a consumer after retriable errors only;
+ * after a broker restart it can crash with a non-retriable one ("Failed to find group
+ * coordinator") and stay down. This starts a fresh consumer then, with backoff, until stopped.
+ */
+export class ResilientConsumer {
+  consumer: Consumer | undefined;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly kafka: Kafka, private readonly config: ConsumerConfig, private readonly begin: (c: Consumer) => Promise<void>, private readonly name: string) {}
+
+  async start(attempt = 0): Promise<void> {
+    const c = this.kafka.consumer(this.config);
+    this.consumer = c;
+    c.on(c.events.CRASH, (e) => {
+      if (e.payload.restart || this.stopped) return;
+      const wait = Math.min(30_000, 500 * 2 ** attempt);
+      log.warn({ group: this.config.groupId, consumer: this.name, err: e.payload.error.message, retryInMs: wait }, 'consumer crashed; starting a new one');
+      this.timer = setTimeout(() => { this.start(attempt + 1).catch(() => {}); }, wait);
+    });
+    try {
+      await c.connect();
+      await this.begin(c);
+    } catch (e) {
+      if (this.stopped) return;
+      await c.disconnect().catch(() => {});
+      if (attempt === 0) throw e; // the first start reports its failure to the caller
+      const wait = Math.min(30_000, 500 * 2 ** attempt);
+      this.timer = setTimeout(() => { this.start(attempt + 1).catch(() => {}); }, wait);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.consumer?.stop().catch(() => {});
+    await this.consumer?.disconnect().catch(() => {});
+  }
 }

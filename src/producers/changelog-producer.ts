@@ -42,7 +42,7 @@ export class ChangelogProducer {
     skipped: { malformed: 0, 'not-a-person': 0, 'no-idautoID': 0, 'own-write': 0, 'status-only': 0, 'unsupported-type': 0 },
   };
   private readonly log;
-  private readonly publisher: PersonEventPublisher;
+  private publisher: PersonEventPublisher;
   private readonly store: CookieStore;
   private readonly admin: Admin;
   private directory: Directory | undefined;
@@ -89,17 +89,22 @@ export class ChangelogProducer {
   }
 
   private async loop(): Promise<void> {
-    let state = await this.store.load();
+    let state: ProducerState | undefined;
     let backoff = 250;
-    let checkGap = true;
+    let fresh = true;
     while (!this.stopping) {
       try {
-        const { dir, reader } = await this.connectDirectory();
-        if (checkGap) {
+        if (fresh) {
+          // After any failure the committed cookie is the truth: a commit whose answer was lost
+          // may have happened or not, and only reading the state topic back can tell.
+          state = await this.store.load();
+          this.log.debug({ cookie: state?.cookie }, 'committed cookie read');
+          const { dir, reader } = await this.connectDirectory();
           state = await this.resolveStart(state, dir, reader);
           this.stats.cookie = state.cookie;
-          checkGap = false;
+          fresh = false;
         }
+        const { reader } = await this.connectDirectory();
         for await (const page of reader.pages(state?.cookie, this.pageSize)) {
           if (!page.length) continue;
           state = await this.publishPage(page, state);
@@ -109,18 +114,30 @@ export class ChangelogProducer {
         backoff = 250;
         if (!this.stopping) await sleep(this.pollMs);
       } catch (e) {
-        // The directory or Kafka is away: say so, keep the cookie, and come back to it.
+        // The directory or Kafka is away: say so, and come back to the committed cookie.
         this.stats.errors++;
         this.stats.healthy = false;
         this.stats.lastError = (e as Error).message;
-        this.log.warn({ err: (e as Error).message, retryInMs: backoff }, 'producer cycle failed; retrying from the cookie');
+        this.log.warn({ err: (e as Error).message, retryInMs: backoff }, 'producer cycle failed; retrying from the committed cookie');
         await this.directory?.close();
         this.directory = undefined;
-        checkGap = true;
+        await this.renewPublisher();
+        fresh = true;
         await sleep(backoff * (0.5 + Math.random()));
         backoff = Math.min(backoff * 2, 30_000);
       }
     }
+  }
+
+  /**
+   * A new transactional producer with the same id: initialising it aborts whatever transaction
+   * the old one left open, so nothing half-sent survives a broker restart or a lost commit answer.
+   */
+  private async renewPublisher(): Promise<void> {
+    await this.publisher.disconnect();
+    this.publisher = new PersonEventPublisher(this.kafka, this.cfg, `tilgang.producer.${this.name}`);
+    await this.publisher.connect().catch((e: Error) => this.log.warn({ err: e.message }, 'Kafka not reachable yet'));
+    this.log.debug('transactional producer renewed');
   }
 
   /**

@@ -1,0 +1,58 @@
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { kafkaService } from '../../src/stack/kafka.js';
+import { eventually, sleep, testEnv, type TestEnv } from '../support/env.js';
+import { createTables, pgTarget } from '../support/pg-target.js';
+import { startPipeline, type Pipeline } from '../support/pipeline.js';
+
+// Restarts the shared broker: run alone (vitest.disruptive.config.ts), after the main suite.
+describe('the Kafka broker restarts while a target group works', () => {
+  let env: TestEnv;
+  let pool: pg.Pool;
+  let schema: string;
+  let pipe: Pipeline | undefined;
+  afterAll(async () => {
+    await pipe?.stop();
+    await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${env.cfg.runtime.stateSchema} CASCADE`);
+    await pool?.end();
+    await env?.close();
+  });
+
+  it('every person is provisioned once, results resume, nothing is applied twice', async () => {
+    env = await testEnv('brokerrt');
+    schema = `test_acc_${env.id.replace(/[^a-z0-9]/g, '_')}`;
+    env.cfg.targets.pgtest = { schema, url: env.cfg.mv.url, entitlement: { affiliations: ['student'] } };
+    pool = await createTables(env.cfg.mv.url, schema);
+    pipe = await startPipeline(env, pgTarget);
+    const people: string[] = [];
+    let adding = true;
+    const adder = (async () => {
+      while (adding) {
+        people.push((await env.addPerson({})).id);
+        await sleep(20);
+      }
+    })();
+    try {
+      await eventually(async () => pipe!.group.counts.results >= 10, 30_000, 'results before the restart');
+      await kafkaService.stop();
+      await sleep(1000);
+      await kafkaService.start();
+      const atRestart = pipe.group.counts.results;
+      await eventually(async () => pipe!.group.counts.results > atRestart + 10, 180_000, 'results after the restart');
+    } finally {
+      adding = false;
+      await adder;
+    }
+    await eventually(async () => {
+      const n = (await pool.query(`SELECT count(*)::int AS n FROM ${schema}.accounts WHERE person_id = ANY($1)`, [people])).rows[0].n;
+      return n === people.length;
+    }, 120_000, 'an account for every person');
+    const creates = (await pool.query(`SELECT person_id, count(*)::int AS n FROM ${schema}.effects WHERE kind = 'create' GROUP BY person_id`)).rows;
+    expect(creates).toHaveLength(people.length);
+    expect(creates.filter((c) => c.n !== 1)).toEqual([]);
+    await eventually(async () => {
+      const rs = await pipe!.decoded();
+      return people.every((p) => rs.some((r) => r.personId === p));
+    }, 120_000, 'a result for every person');
+  }, 400_000);
+});
