@@ -25,22 +25,31 @@ export function makeKafka(cfg: Config, clientId = cfg.kafka.clientId): Kafka {
   });
 }
 
-/** Creates the topics that are missing; existing ones are left as they are. */
+/**
+ * Creates the topics that are missing; existing ones are left as they are. Several workers may
+ * create the same topic at once: whoever loses that race waits until the topic is there.
+ */
 export async function ensureTopics(admin: Admin, topics: { topic: string; partitions: number; compact?: boolean }[]): Promise<void> {
-  const existing = new Set(await admin.listTopics());
-  const missing = topics.filter((t) => !existing.has(t.topic));
-  if (!missing.length) return;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((t) => ({
-      topic: t.topic,
-      numPartitions: t.partitions,
-      replicationFactor: 1,
-      configEntries: t.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
-    })),
-  }).catch((e: Error) => {
-    if (!/already exists/i.test(e.message)) throw e;
-  });
+  for (let attempt = 0; ; attempt++) {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (!missing.length) return;
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions,
+          configEntries: t.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        })),
+      });
+      return;
+    } catch (e) {
+      // "already exists", or the leader wait of a topic another worker was creating: look again.
+      if (attempt >= 10) throw e;
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+    }
+  }
 }
 
 /**

@@ -24,14 +24,8 @@ describe('the Kafka broker restarts while a target group works', () => {
     env.cfg.targets.pgtest = { schema, url: env.cfg.mv.url, entitlement: { affiliations: ['student'] } };
     pool = await createTables(env.cfg.mv.url, schema);
     pipe = await startPipeline(env, pgTarget);
-    const people: string[] = [];
-    let adding = true;
-    const adder = (async () => {
-      while (adding) {
-        people.push((await env.addPerson({})).id);
-        await sleep(20);
-      }
-    })();
+    const adding = env.keepAdding(20);
+    const people = adding.people;
     try {
       await eventually(async () => pipe!.group.counts.results >= 10, 30_000, 'results before the restart');
       await kafkaService.stop();
@@ -40,8 +34,7 @@ describe('the Kafka broker restarts while a target group works', () => {
       const atRestart = pipe.group.counts.results;
       await eventually(async () => pipe!.group.counts.results > atRestart + 10, 180_000, 'results after the restart');
     } finally {
-      adding = false;
-      await adder;
+      await adding.stop();
     }
     await eventually(async () => {
       const n = (await pool.query(`SELECT count(*)::int AS n FROM ${schema}.accounts WHERE person_id = ANY($1)`, [people])).rows[0].n;

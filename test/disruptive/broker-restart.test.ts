@@ -13,14 +13,8 @@ describe('the Kafka broker restarts while the producer works', () => {
     const producer = new ChangelogProducer(env.cfg, env.kafka, { name: env.id, pageSize: 5, pollMs: 20 });
     await producer.start();
     await eventually(async () => producer.stats.healthy, 60_000, 'producer following the change log');
-    const people: string[] = [];
-    let adding = true;
-    const adder = (async () => {
-      while (adding) {
-        people.push((await env.addPerson({})).id);
-        await sleep(10);
-      }
-    })();
+    const adding = env.keepAdding(10);
+    const people = adding.people;
     try {
       await eventually(async () => producer.stats.published >= 20, 30_000, 'events before the restart');
       await kafkaService.stop();
@@ -30,8 +24,7 @@ describe('the Kafka broker restarts while the producer works', () => {
       await eventually(async () => producer.stats.healthy && producer.stats.published > atStop + 20, 180_000, 'publishing again after the restart');
       await sleep(1000);
     } finally {
-      adding = false;
-      await adder;
+      await adding.stop();
     }
     const events = await new Collector(env.kafka, env.cfg.kafka.topics.personChanged).start();
     try {

@@ -28,14 +28,8 @@ describe('producer killed with SIGKILL between a transaction\'s sends and its co
     const first = startChild(env, 300);
     await eventually(async () => first.lines.includes('started'), 60_000, 'producer child to start');
     await sleep(300);
-    const people: string[] = [];
-    let adding = true;
-    const adder = (async () => {
-      while (adding) {
-        people.push((await env.addPerson({})).id);
-        await sleep(5);
-      }
-    })();
+    const adding = env.keepAdding(5);
+    const people = adding.people;
     // Kill it while a transaction is open (the child pauses after sending, before committing).
     await eventually(async () => first.lines.filter((l) => l === 'in-transaction').length >= 3, 60_000, 'three transactions');
     first.child.kill('SIGKILL');
@@ -45,8 +39,7 @@ describe('producer killed with SIGKILL between a transaction\'s sends and its co
     const second = startChild(env, 0);
     await eventually(async () => second.lines.includes('started'), 60_000, 'restarted producer');
     await sleep(1000);
-    adding = false;
-    await adder;
+    await adding.stop();
     expect(atKill).toBeGreaterThan(0);
     await events.until((m) => new Set(m.map((x) => x.key?.toString())).size >= people.length, 60_000, 'an event for every person');
     await sleep(1500);

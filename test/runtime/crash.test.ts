@@ -45,7 +45,7 @@ describe('a target worker killed between apply and commit', () => {
     expect(appliedBeforeCrash).toBeGreaterThan(0); // the crash came after real effects
 
     const results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
-    const g = new TargetGroup(env.cfg, env.kafka, pgTarget, { groupId });
+    const g = new TargetGroup(env.cfg, env.kafka, pgTarget, { groupId, topics: { dlq: `test.${env.id}.dlq` } });
     await g.start();
     try {
       await results.until((m) => m.length >= people.length, 60_000, 'a result per event');

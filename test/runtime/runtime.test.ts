@@ -20,6 +20,7 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
   let results: Collector;
   let events: Collector;
   let schema: string;
+  let dlq: string;
 
   beforeAll(async () => {
     env = await testEnv('runtime', (cfg) => {
@@ -29,9 +30,10 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
       cfg.runtime.guard = { maxOperations: 2, maxShare: 1, minAccounts: 1_000_000, windowMinutes: 60, targets: {} };
     });
     schema = `test_acc_${env.id.replace(/[^a-z0-9]/g, '_')}`;
+    dlq = `test.${env.id}.pgtest.dlq`;
     env.cfg.targets.pgtest = { schema, url: env.cfg.mv.url, entitlement: { affiliations: ['student', 'employee'] }, applyDelayMs: 15 };
     pool = await createTables(env.cfg.mv.url, schema);
-    pipe = await startPipeline(env, pgTarget);
+    pipe = await startPipeline(env, pgTarget, { topics: { dlq } });
     ({ group, results, events } = pipe);
   }, 120_000);
 
@@ -150,7 +152,6 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     await env.modify(env.dn(bad.id), 'sn', ['Aldri-Ferdig']);
     const rb = await waitResults(bad.id, 2);
     expect(rb[1]).toMatchObject({ outcome: 'FAILED', error: { kind: 'TRANSIENT', code: 'ECONNRESET' } });
-    const dlq = `tilgang.pgtest.dlq`;
     const { letters } = await eventually(async () => {
       const l = await readDeadLetters(env.kafka, 'pgtest', dlq);
       return l.letters.some((x) => x.personId === bad.id) && l;
@@ -210,7 +211,7 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     await p.disconnect();
     const [r] = await eventually(async () => (await resultsFor(key)).length > 0 && resultsFor(key), 20_000, 'undecodable result');
     expect(r).toMatchObject({ outcome: 'FAILED', error: { kind: 'TERMINAL', code: 'undecodable' } });
-    const letter = await eventually(async () => (await readDeadLetters(env.kafka, 'pgtest', 'tilgang.pgtest.dlq')).letters.find((l) => l.personId === key), 20_000, 'dead letter');
+    const letter = await eventually(async () => (await readDeadLetters(env.kafka, 'pgtest', dlq)).letters.find((l) => l.personId === key), 20_000, 'dead letter');
     expect(Buffer.from(letter.event!, 'base64').toString()).toBe('not avro at all');
     const after = await env.addPerson({});
     await waitResults(after.id, 1);

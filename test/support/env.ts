@@ -21,6 +21,8 @@ export interface TestEnv {
   addPerson(p: Partial<TestPerson> & { id?: string }): Promise<TestPerson>;
   dn(id: string): string;
   modify(dn: string, attr: string, values: string[], op?: 'replace' | 'add' | 'delete'): Promise<void>;
+  /** Adds people one after another in the background (a steady stream of changes) until stopped. */
+  keepAdding(pauseMs: number): { people: string[]; stop(): Promise<string[]> };
   close(): Promise<void>;
 }
 
@@ -62,7 +64,7 @@ export async function testEnv(name: string, overrides: (cfg: Config) => void = (
   await ensureTopics(ka, [{ topic: cfg.kafka.topics.personChanged, partitions: 3 }, { topic: cfg.kafka.topics.provisioningResult, partitions: 3 }]);
   await ka.disconnect();
   let n = 0;
-  return {
+  const self: TestEnv = {
     id, cfg, kafka, peopleDn, admin, codec: new EventCodec(cfg.registry.url), dn,
     async addPerson(p) {
       n++;
@@ -95,6 +97,17 @@ export async function testEnv(name: string, overrides: (cfg: Config) => void = (
       await admin.add(dn(person.id), attrs);
       return person;
     },
+    keepAdding(pauseMs) {
+      const people: string[] = [];
+      let adding = true;
+      const loop = (async () => {
+        while (adding) {
+          people.push((await self.addPerson({})).id);
+          await sleep(pauseMs);
+        }
+      })();
+      return { people, async stop() { adding = false; await loop; return people; } };
+    },
     async modify(target, attr, values, op = 'replace') {
       await admin.modify(target, new Change({ operation: op, modification: new Attribute({ type: attr, values }) }));
     },
@@ -104,6 +117,7 @@ export async function testEnv(name: string, overrides: (cfg: Config) => void = (
       await admin.unbind().catch(() => {});
     },
   };
+  return self;
 }
 
 /** Reads a topic (read_committed) until `done` says enough or the time is up; returns every message seen. */

@@ -7,6 +7,7 @@ import { pgTarget } from './pg-target.js';
 const cfg = JSON.parse(process.env.TILGANG_TEST_CONFIG!) as Config;
 const g = new TargetGroup(cfg, makeKafka(cfg), pgTarget, {
   groupId: process.env.TILGANG_TEST_GROUP!,
+  topics: { dlq: `${process.env.TILGANG_TEST_GROUP!}.dlq` },
   beforeCommit: async () => {
     process.stdout.write('applied\n');
     process.kill(process.pid, 'SIGKILL');

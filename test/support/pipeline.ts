@@ -25,7 +25,7 @@ export async function startPipeline(env: TestEnv, target: AnyTarget, group: Targ
   // Following the change log (its first snapshot taken) before the test adds anyone: a person
   // added during the snapshot would get a SNAPSHOT event and an ADD.
   await eventually(async () => producer.stats.healthy, 60_000, 'producer following the change log');
-  const g = new TargetGroup(env.cfg, env.kafka, target, { groupId: `tilgang.${target.name}.${env.id}`, chunkSize: 50, ...group });
+  const g = new TargetGroup(env.cfg, env.kafka, target, { groupId: `tilgang.${target.name}.${env.id}`, chunkSize: 50, topics: { dlq: `test.${env.id}.${target.name}.dlq` }, ...group });
   await g.start();
   const writeback = new Writeback(env.cfg, env.kafka, { groupId: `tilgang.writeback.${env.id}` });
   await writeback.start();
