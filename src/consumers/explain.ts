@@ -3,7 +3,7 @@ import { A } from '../directory/attributes.js';
 import { Directory, first } from '../directory/client.js';
 import { child } from '../lib/log.js';
 import { MvReader } from '../mv/person.js';
-import { KEY_FIELDS, SyncError, type KeyField } from '../producers/sync.js';
+import { findOnePerson, type KeyField } from '../producers/sync.js';
 import { newRunId, runEvent } from '../producers/publisher.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
 import { MassChangeGuard } from './guard.js';
@@ -19,10 +19,8 @@ export async function explain(cfg: Config, targets: AnyTarget[], keyField: KeyFi
   const dir = await Directory.connect(cfg);
   const mv = new MvReader(cfg.mv.url, cfg.mv.schema, 2);
   try {
-    const found = await dir.findPeople(KEY_FIELDS[keyField], keyValue, [A.id, A.usernames]);
-    if (!found.length) throw new SyncError(`no person in the directory has ${keyField}=${keyValue}`);
-    if (found.length > 1) throw new SyncError(`${found.length} people have ${keyField}=${keyValue} (duplicate): ${found.map((f) => f.dn).join('; ')}`);
-    const personId = first(found[0]!, A.id)!;
+    const found = await findOnePerson(dir, keyField, keyValue, [A.id, A.usernames]);
+    const personId = first(found, A.id)!;
     const event = runEvent(personId, { runId: newRunId(), mode: 'REPROCESS', logOnly: true, targets: null, source: 'explain' });
     const results: ProvisioningResult[] = [];
     for (const target of targets) {
@@ -40,7 +38,7 @@ export async function explain(cfg: Config, targets: AnyTarget[], keyField: KeyFi
         await target.close?.(client);
       }
     }
-    return { personId, username: first(found[0]!, A.usernames), results };
+    return { personId, username: first(found, A.usernames), results };
   } finally {
     await mv.close();
     await dir.close();

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import cliProgress from 'cli-progress';
 import type { Config } from '../config.js';
 import { A } from '../directory/attributes.js';
-import { Directory, escapeFilter } from '../directory/client.js';
+import { Directory, escapeFilter, type PersonRecord } from '../directory/client.js';
 import { ensureTopics } from '../lib/kafka.js';
 import { newRunId, PersonEventPublisher, runEvent, type RunInfo } from './publisher.js';
 
@@ -32,16 +32,22 @@ export interface SyncSummary { runId: string; mode: RunInfo['mode']; published: 
 
 const CHUNK = 1000;
 
+/** The one person a key names (the seed's key_field/key_value): none or several is an error. */
+export async function findOnePerson(dir: Directory, keyField: KeyField, keyValue: string, attributes: string[]): Promise<PersonRecord> {
+  const attr = KEY_FIELDS[keyField];
+  if (!attr) throw new SyncError(`--key-field must be one of ${Object.keys(KEY_FIELDS).join(', ')}`);
+  const found = await dir.findPeople(attr, keyValue, attributes);
+  if (!found.length) throw new SyncError(`no person in the directory has ${keyField}=${keyValue}`);
+  if (found.length > 1) throw new SyncError(`${found.length} people have ${keyField}=${keyValue} (duplicate): ${found.map((f) => f.dn).join('; ')}`);
+  return found[0]!;
+}
+
 /** Which people a run addresses, resolved against the directory before anything is published. */
 async function selectPeople(dir: Directory, o: SyncOptions): Promise<{ ids: string[]; unknown: string[] }> {
   if (o.keyField || o.keyValue !== undefined) {
     if (!o.keyField || !o.keyValue) throw new SyncError('--key-field and --key-value go together');
-    const attr = KEY_FIELDS[o.keyField];
-    if (!attr) throw new SyncError(`--key-field must be one of ${Object.keys(KEY_FIELDS).join(', ')}`);
-    const found = await dir.findPeople(attr, o.keyValue, [A.id]);
-    if (!found.length) throw new SyncError(`no person in the directory has ${o.keyField}=${o.keyValue}`);
-    if (found.length > 1) throw new SyncError(`${found.length} people have ${o.keyField}=${o.keyValue} (duplicate): ${found.map((f) => f.dn).join('; ')}`);
-    return { ids: [found[0]!.attrs[A.id]![0]!], unknown: [] };
+    const found = await findOnePerson(dir, o.keyField, o.keyValue, [A.id]);
+    return { ids: [found.attrs[A.id]![0]!], unknown: [] };
   }
   if (o.personsFile) {
     const wanted = [...new Set(readFileSync(o.personsFile, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))];
