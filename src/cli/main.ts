@@ -7,7 +7,7 @@ import { makeKafka } from '../lib/kafka.js';
 import { log } from '../lib/log.js';
 import { MvReader } from '../mv/person.js';
 import { ChangelogProducer } from '../producers/changelog-producer.js';
-import { newRunId, PersonEventPublisher, runEvent } from '../producers/publisher.js';
+import { newRunId, reprocessForTarget } from '../producers/publisher.js';
 import { KEY_FIELDS, sync, type KeyField } from '../producers/sync.js';
 import { startRoles, type Role } from '../run.js';
 import { down, reset, status, up } from '../stack/index.js';
@@ -155,17 +155,7 @@ guard.command('status').argument('<target>').action((target: string) => withGuar
 guard.command('release').argument('<target>').description('let the held operations through: the held people are reprocessed').action((target: string) => withGuard(async (g, cfg) => {
   const runId = newRunId();
   const ids = await g.release(target, runId);
-  if (ids.length) {
-    const pub = new PersonEventPublisher(makeKafka(cfg), cfg, `tilgang.guard-release.${runId}`);
-    await pub.connect();
-    try {
-      for (let i = 0; i < ids.length; i += 1000) {
-        await pub.send(ids.slice(i, i + 1000).map((id) => runEvent(id, { runId, mode: 'REPROCESS', logOnly: false, targets: [target], source: 'guard-release' })));
-      }
-    } finally {
-      await pub.disconnect();
-    }
-  }
+  await reprocessForTarget(makeKafka(cfg), cfg, ids, target, { runId, source: 'guard-release' });
   console.log(`${target}: released; ${ids.length} held person(s) reprocessed in run ${runId}`);
 }));
 

@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../config.js';
 import { readToEnd } from '../lib/read-to-end.js';
-import { newRunId, PersonEventPublisher, runEvent } from '../producers/publisher.js';
+import { newRunId, reprocessForTarget } from '../producers/publisher.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
 
 export const dlqTopic = (target: string) => `tilgang.${target}.dlq`;
@@ -61,15 +61,7 @@ export async function redrive(cfg: Config, kafka: Kafka, target: string, opts: {
   const { letters, end } = await readDeadLetters(kafka, target, topic);
   const runId = newRunId();
   const people = [...new Set(letters.map((l) => l.personId))];
-  if (people.length) {
-    const pub = new PersonEventPublisher(kafka, cfg, `tilgang.redrive.${runId}`, opts.personChangedTopic ?? cfg.kafka.topics.personChanged);
-    await pub.connect();
-    try {
-      await pub.send(people.map((id) => runEvent(id, { runId, mode: 'REPROCESS', logOnly: false, targets: [target], source: 'dlq-redrive' })));
-    } finally {
-      await pub.disconnect();
-    }
-  }
+  await reprocessForTarget(kafka, cfg, people, target, { runId, source: 'dlq-redrive', topic: opts.personChangedTopic });
   const admin = kafka.admin();
   await admin.connect();
   try {

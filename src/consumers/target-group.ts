@@ -15,7 +15,7 @@ import { sleep } from '../stack/process.js';
 import { dlqMessage, dlqTopic } from './dlq.js';
 import { isTransient, TransientError } from './errors.js';
 import { MassChangeGuard, type GuardSettings } from './guard.js';
-import { addressed, appliedResult, baseResult, failedResult, prepare, type Prepared, type ReconcileDeps } from './reconcile.js';
+import { addressed, appliedResult, failedResult, prepare, type Prepared, type ReconcileDeps } from './reconcile.js';
 import type { AnyTarget, OperationResult, TargetContext } from './target.js';
 
 export interface TargetGroupOptions {
@@ -334,4 +334,3 @@ export class TargetGroup {
   }
 }
 
-export { baseResult };

@@ -88,3 +88,20 @@ export class PersonEventPublisher {
     }
   }
 }
+
+/**
+ * REPROCESS events addressed to one target only (a redrive, a guard release), in transactions
+ * of 1,000: the target looks at each person again, level-triggered, and no other target does.
+ */
+export async function reprocessForTarget(kafka: Kafka, cfg: Config, ids: string[], target: string, run: { runId: string; source: string; topic?: string }): Promise<void> {
+  if (!ids.length) return;
+  const pub = new PersonEventPublisher(kafka, cfg, `tilgang.${run.source}.${run.runId}`, run.topic ?? cfg.kafka.topics.personChanged);
+  await pub.connect();
+  try {
+    for (let i = 0; i < ids.length; i += 1000) {
+      await pub.send(ids.slice(i, i + 1000).map((id) => runEvent(id, { runId: run.runId, mode: 'REPROCESS', logOnly: false, targets: [target], source: run.source })));
+    }
+  } finally {
+    await pub.disconnect();
+  }
+}
