@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kafkaService } from '../../src/stack/kafka.js';
 import { eventually, sleep, testEnv, type TestEnv } from '../support/env.js';
-import { createTables, pgTarget } from '../support/pg-target.js';
+import { pgAccounts, pgTarget } from '../support/pg-target.js';
 import { startPipeline, type Pipeline } from '../support/pipeline.js';
 
 // Restarts the shared broker: run alone (vitest.disruptive.config.ts), after the main suite.
@@ -10,19 +10,18 @@ describe('the Kafka broker restarts while a target group works', () => {
   let env: TestEnv;
   let pool: pg.Pool;
   let schema: string;
+  let accounts: Awaited<ReturnType<typeof pgAccounts>>;
   let pipe: Pipeline | undefined;
   afterAll(async () => {
     await pipe?.stop();
-    await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${env.cfg.runtime.stateSchema} CASCADE`);
-    await pool?.end();
+    await accounts?.drop();
     await env?.close();
   });
 
   it('every person is provisioned once, results resume, nothing is applied twice', async () => {
     env = await testEnv('brokerrt');
-    schema = `test_acc_${env.id.replace(/[^a-z0-9]/g, '_')}`;
-    env.cfg.targets.pgtest = { schema, url: env.cfg.mv.url, entitlement: { affiliations: ['student'] } };
-    pool = await createTables(env.cfg.mv.url, schema);
+    accounts = await pgAccounts(env, { affiliations: ['student'] });
+    ({ pool, schema } = accounts);
     pipe = await startPipeline(env, pgTarget);
     const adding = env.keepAdding(20);
     const people = adding.people;

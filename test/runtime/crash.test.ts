@@ -3,24 +3,23 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TargetGroup } from '../../src/consumers/target-group.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
-import { Collector, decodeResults, eventually, testEnv, type TestEnv } from '../support/env.js';
-import { createTables, pgTarget } from '../support/pg-target.js';
+import { Collector, decodeResults, testEnv, type TestEnv } from '../support/env.js';
+import { pgAccounts, pgTarget } from '../support/pg-target.js';
 
 describe('a target worker killed between apply and commit', () => {
   let env: TestEnv;
   let pool: pg.Pool;
   let schema: string;
+  let accounts: Awaited<ReturnType<typeof pgAccounts>>;
   afterAll(async () => {
-    await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${env.cfg.runtime.stateSchema} CASCADE`);
-    await pool?.end();
+    await accounts?.drop();
     await env?.close();
   });
 
   it('re-plans on restart, converges, and causes no second effect; one result per event', async () => {
     env = await testEnv('rtcrash');
-    schema = `test_acc_${env.id.replace(/[^a-z0-9]/g, '_')}`;
-    env.cfg.targets.pgtest = { schema, url: env.cfg.mv.url, entitlement: { affiliations: ['student'] } };
-    pool = await createTables(env.cfg.mv.url, schema);
+    accounts = await pgAccounts(env, { affiliations: ['student'] });
+    ({ pool, schema } = accounts);
     const people = [];
     for (let i = 0; i < 10; i++) people.push(await env.addPerson({}));
     const runId = newRunId();

@@ -7,8 +7,8 @@ import { countResults, readRunResults } from '../../src/consumers/report.js';
 import { sync } from '../../src/producers/sync.js';
 import { newRunId, PersonEventPublisher, reprocessForTarget, runEvent } from '../../src/producers/publisher.js';
 import type { ProvisioningResult } from '../../src/schemas/generated.js';
-import { Collector, decodeEvents, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
-import { createTables, pgTarget } from '../support/pg-target.js';
+import { Collector, decodeEvents, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
+import { pgAccounts, pgTarget } from '../support/pg-target.js';
 import { startPipeline, type Pipeline } from '../support/pipeline.js';
 import { explain, formatExplain } from '../../src/consumers/explain.js';
 
@@ -17,9 +17,9 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
   let pool: pg.Pool;
   let pipe: Pipeline;
   let group: TargetGroup;
-  let results: Collector;
   let events: Collector;
   let schema: string;
+  let accounts: Awaited<ReturnType<typeof pgAccounts>>;
   let dlq: string;
 
   beforeAll(async () => {
@@ -29,18 +29,16 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
       cfg.runtime.concurrency = 8;
       cfg.runtime.guard = { maxOperations: 2, maxShare: 1, minAccounts: 1_000_000, windowMinutes: 60, targets: {} };
     });
-    schema = `test_acc_${env.id.replace(/[^a-z0-9]/g, '_')}`;
     dlq = `test.${env.id}.pgtest.dlq`;
-    env.cfg.targets.pgtest = { schema, url: env.cfg.mv.url, entitlement: { affiliations: ['student', 'employee'] }, applyDelayMs: 15 };
-    pool = await createTables(env.cfg.mv.url, schema);
+    accounts = await pgAccounts(env, { affiliations: ['student', 'employee'], applyDelayMs: 15 });
+    ({ pool, schema } = accounts);
     pipe = await startPipeline(env, pgTarget, { topics: { dlq } });
-    ({ group, results, events } = pipe);
+    ({ group, events } = pipe);
   }, 120_000);
 
   afterAll(async () => {
     await pipe?.stop();
-    await pool?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${env.cfg.runtime.stateSchema} CASCADE`);
-    await pool?.end();
+    await accounts?.drop();
     await env?.close();
   });
 

@@ -167,7 +167,7 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
 export class Collector {
   readonly messages: KafkaMessage[] = [];
   private consumer;
-  constructor(private readonly kafka: Kafka, private readonly topic: string) {
+  constructor(kafka: Kafka, private readonly topic: string) {
     this.consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 50 });
   }
   async start(): Promise<this> {

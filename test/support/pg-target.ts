@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TerminalError, TransientError } from '../../src/consumers/errors.js';
 import type { Operation, OperationResult, Target } from '../../src/consumers/target.js';
 import { first } from '../../src/directory/client.js';
+import type { TestEnv } from './env.js';
 
 /**
  * A small target written for the runtime's tests: accounts are rows in a PostgreSQL table (a real
@@ -23,7 +24,24 @@ type Cfg = z.infer<typeof Config>;
 
 const FIELDS = ['username', 'mail', 'given_name', 'sn'] as const;
 
-export async function createTables(url: string, schema: string): Promise<pg.Pool> {
+/**
+ * A test's own accounts schema for the target, configured as `targets.pgtest` in its env;
+ * `drop()` removes it and the runtime state schema afterwards.
+ */
+export async function pgAccounts(env: TestEnv, settings: { affiliations: string[]; applyDelayMs?: number }): Promise<{ pool: pg.Pool; schema: string; drop(): Promise<void> }> {
+  const schema = `test_acc_${env.id.replace(/[^a-z0-9]/g, '_')}`;
+  env.cfg.targets.pgtest = { schema, url: env.cfg.mv.url, entitlement: { affiliations: settings.affiliations }, applyDelayMs: settings.applyDelayMs ?? 0 };
+  const pool = await createTables(env.cfg.mv.url, schema);
+  return {
+    pool, schema,
+    async drop() {
+      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${env.cfg.runtime.stateSchema} CASCADE`);
+      await pool.end();
+    },
+  };
+}
+
+async function createTables(url: string, schema: string): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema};
     CREATE TABLE IF NOT EXISTS ${schema}.accounts (person_id text, username text, mail text, given_name text, sn text, enabled boolean);
