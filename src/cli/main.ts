@@ -148,9 +148,11 @@ async function withGuard<T>(fn: (g: MassChangeGuard, cfg: Config) => Promise<T>)
     await mv.close();
   }
 }
-guard.command('status').argument('<target>').action((target: string) => withGuard(async (g) => {
-  const s = await g.state(target);
-  console.log(s.tripped ? `${target}: HOLDING since ${s.trippedAt?.toISOString()}: ${s.reason}; ${s.held} person(s) held` : `${target}: open${s.held ? ` (${s.held} held)` : ''}`);
+guard.command('status').argument('<target>').action((target: string) => withGuard(async (g, cfg) => {
+  const window = cfg.runtime.guard.targets[target]?.windowMinutes ?? cfg.runtime.guard.windowMinutes;
+  const s = await g.state(target, window);
+  const counted = `${s.counted} applied destructive operation(s) count toward the limit (last ${window} min, since the last release)`;
+  console.log(s.tripped ? `${target}: HOLDING since ${s.trippedAt?.toISOString()}: ${s.reason}; ${s.held} person(s) held` : `${target}: open${s.held ? ` (${s.held} held)` : ''}; ${counted}`);
 }));
 guard.command('release').argument('<target>').description('let the held operations through: the held people are reprocessed').action((target: string) => withGuard(async (g, cfg) => {
   const runId = newRunId();

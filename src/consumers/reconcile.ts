@@ -4,7 +4,7 @@ import type { MvReader } from '../mv/person.js';
 import type { OperationResult as OperationResultEvent, PersonChanged, ProvisioningResult, ResultError } from '../schemas/generated.js';
 import { isEntitled, isProvisioned, missingEssential } from './entitlement.js';
 import { isTransient, TerminalError, TransientError } from './errors.js';
-import type { GuardSettings, MassChangeGuard } from './guard.js';
+import type { GuardSettings, GuardTicket, MassChangeGuard } from './guard.js';
 import { redactChanges, scrubMessage } from './redact.js';
 import type { AnyTarget, OperationResult, PersonContext, Plan, TargetContext } from './target.js';
 
@@ -26,7 +26,7 @@ export interface ReconcileDeps {
 /** Either a result already decided (skip, unchanged, planned, held, failed) or a plan to apply. */
 export type Prepared =
   | { kind: 'done'; event: PersonChanged; result: ProvisioningResult }
-  | { kind: 'apply'; event: PersonChanged; person: PersonContext; desired: unknown; actual: unknown; plan: Plan; started: number };
+  | { kind: 'apply'; event: PersonChanged; person: PersonContext; desired: unknown; actual: unknown; plan: Plan; started: number; guardTicket?: GuardTicket };
 
 export function baseResult(event: PersonChanged, target: string, started: number): ProvisioningResult {
   return {
@@ -115,9 +115,11 @@ export async function planned(event: PersonChanged, person: PersonContext, desir
     return { kind: 'done', event, result: { ...base, outcome: 'PLANNED', operations: publishedOps(plan, 'PLANNED', d.sensitive) } };
   }
   const destructive = plan.operations.filter((o) => o.destructive).length;
+  let guardTicket: GuardTicket | undefined;
   if (destructive) {
     const verdict = await d.guard.admit(name, event.personId, event.eventId, destructive, await d.totalAccounts(), d.guardSettings, event.runId);
-    if (verdict === 'held') {
+    if (verdict !== 'held') guardTicket = verdict;
+    else {
       const st = await d.guard.state(name);
       d.ctx.log.warn({ target: name, person: event.personId, reason: st.reason }, 'mass-change guard holds destructive operations');
       return {
@@ -126,7 +128,20 @@ export async function planned(event: PersonChanged, person: PersonContext, desir
       };
     }
   }
-  return { kind: 'apply', event, person, desired, actual, plan, started };
+  return { kind: 'apply', event, person, desired, actual, plan, started, guardTicket };
+}
+
+/**
+ * Tells the mass-change guard what an apply came to: the destructive operations that took effect
+ * count, a failed or retried apply gives its reservation back (a retry is admitted afresh).
+ */
+export async function settleGuard(items: Extract<Prepared, { kind: 'apply' }>[], applied: ({ ok: OperationResult[] } | { err: unknown })[], d: ReconcileDeps): Promise<void> {
+  await Promise.all(items.map(async (p, k) => {
+    if (!p.guardTicket) return;
+    const a = applied[k];
+    const n = a && 'ok' in a ? p.plan.operations.filter((o, i) => o.destructive && a.ok[i]?.outcome === 'APPLIED').length : 0;
+    await d.guard.settle(p.guardTicket, n);
+  }));
 }
 
 /** The result of an applied plan: each operation's outcome, the seed's counters, the overall outcome. */

@@ -15,7 +15,7 @@ import { sleep } from '../stack/process.js';
 import { dlqMessage, dlqTopic } from './dlq.js';
 import { isTransient, TransientError } from './errors.js';
 import { MassChangeGuard, type GuardSettings } from './guard.js';
-import { addressed, appliedResult, failedResult, prepare, type Prepared, type ReconcileDeps } from './reconcile.js';
+import { addressed, appliedResult, failedResult, prepare, settleGuard, type Prepared, type ReconcileDeps } from './reconcile.js';
 import type { AnyTarget, OperationResult, TargetContext } from './target.js';
 
 export interface TargetGroupOptions {
@@ -246,6 +246,7 @@ export class TargetGroup {
       if (toApply.length) {
         const t0 = Date.now();
         const applied = await this.applyAll(toApply.map((x) => x.p));
+        await settleGuard(toApply.map((x) => x.p), applied, this.deps);
         const secs = (Date.now() - t0) / 1000 / toApply.length;
         toApply.forEach((x, k) => {
           const a = applied[k]!;
