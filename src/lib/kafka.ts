@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig } from 'kafkajs';
 import type { Config } from '../config.js';
+import { Backoff, sleep } from './backoff.js';
 import { log } from './log.js';
 
 /**
@@ -30,6 +31,7 @@ export function makeKafka(cfg: Config, clientId = cfg.kafka.clientId): Kafka {
  * create the same topic at once: whoever loses that race waits until the topic is there.
  */
 export async function ensureTopics(admin: Admin, topics: { topic: string; partitions: number; compact?: boolean }[]): Promise<void> {
+  const backoff = new Backoff({ baseMs: 200, capMs: 2_000, jitter: 'full' });
   for (let attempt = 0; ; attempt++) {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
@@ -47,7 +49,7 @@ export async function ensureTopics(admin: Admin, topics: { topic: string; partit
     } catch (e) {
       // "already exists", or the leader wait of a topic another worker was creating: look again.
       if (attempt >= 10) throw e;
-      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      await sleep(backoff.next());
     }
   }
 }
@@ -61,6 +63,8 @@ export class ResilientConsumer {
   consumer: Consumer | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Waits between restarts, growing for the member's life; decorrelated, so members do not rejoin in lockstep. */
+  private readonly backoff = new Backoff({ baseMs: 500, capMs: 30_000, jitter: 'decorrelated' });
 
   constructor(private readonly kafka: Kafka, private readonly config: ConsumerConfig, private readonly begin: (c: Consumer) => Promise<void>, private readonly name: string) {}
 
@@ -69,7 +73,7 @@ export class ResilientConsumer {
     this.consumer = c;
     c.on(c.events.CRASH, (e) => {
       if (e.payload.restart || this.stopped) return;
-      const wait = Math.min(30_000, 500 * 2 ** attempt);
+      const wait = this.backoff.next();
       log.warn({ group: this.config.groupId, consumer: this.name, err: e.payload.error.message, retryInMs: wait }, 'consumer crashed; starting a new one');
       this.timer = setTimeout(() => { this.start(attempt + 1).catch(() => {}); }, wait);
     });
@@ -80,7 +84,7 @@ export class ResilientConsumer {
       if (this.stopped) return;
       await c.disconnect().catch(() => {});
       if (attempt === 0) throw e; // the first start reports its failure to the caller
-      const wait = Math.min(30_000, 500 * 2 ** attempt);
+      const wait = this.backoff.next();
       this.timer = setTimeout(() => { this.start(attempt + 1).catch(() => {}); }, wait);
     }
   }
