@@ -5,6 +5,7 @@ import { describeIssues } from '../config.js';
 import { A } from '../directory/attributes.js';
 import { Directory } from '../directory/client.js';
 import { mapLimit } from '../lib/concurrency.js';
+import { eq } from '../lib/ldap/filter.js';
 import { ensureTopics, ResilientConsumer } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
@@ -164,7 +165,7 @@ export class TargetGroup {
     if (Date.now() - this.accountsCache.at < 300_000) return this.accountsCache.n;
     let n = 0;
     for await (const page of this.directory.client.searchPaginated(this.directory.peopleDn, {
-      scope: 'sub', filter: `(${A.provisionedTo}=${this.target.name})`, attributes: ['1.1'], paged: { pageSize: 1000 },
+      scope: 'sub', filter: eq(A.provisionedTo, this.target.name), attributes: ['1.1'], paged: { pageSize: 1000 },
     })) n += page.searchEntries.length;
     this.accountsCache = { at: Date.now(), n };
     return n;

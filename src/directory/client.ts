@@ -1,6 +1,7 @@
 import { Attribute, Change, Client, type Entry } from 'ldapts';
 import { readSecret, type Config } from '../config.js';
-import { A } from './attributes.js';
+import { and, eq, escapeFilterValue } from '../lib/ldap/filter.js';
+import { A, PERSON_OBJECT_CLASS } from './attributes.js';
 
 /** A person's directory record: attribute name → values (always an array; empty when absent). */
 export interface PersonRecord {
@@ -26,10 +27,8 @@ export function toRecord(e: Entry): PersonRecord {
   return { dn: e.dn, attrs };
 }
 
-/** RFC 4515 escaping for values put into a search filter. */
-export function escapeFilter(v: string): string {
-  return v.replace(/[\\*()\0]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+/** @deprecated Build filters with src/lib/ldap/filter.ts; kept until its last caller moves. */
+export const escapeFilter = escapeFilterValue;
 
 export class DirectoryError extends Error {
   override name = 'DirectoryError';
@@ -65,7 +64,7 @@ export class Directory {
   async findPeople(attr: string, value: string, attributes: string[] = ['*']): Promise<PersonRecord[]> {
     const { searchEntries } = await this.client.search(this.peopleDn, {
       scope: 'sub',
-      filter: `(&(objectClass=idautoPerson)(${attr}=${escapeFilter(value)}))`,
+      filter: and(eq('objectClass', PERSON_OBJECT_CLASS), eq(attr, value)),
       attributes,
     });
     return searchEntries.map(toRecord);
@@ -80,7 +79,7 @@ export class Directory {
   /** Every person's id, a page at a time (for snapshots of 100,000 people without holding them all). */
   async *personIds(pageSize = 1000): AsyncGenerator<string[]> {
     for await (const page of this.client.searchPaginated(this.peopleDn, {
-      scope: 'sub', filter: '(objectClass=idautoPerson)', attributes: [A.id], paged: { pageSize },
+      scope: 'sub', filter: eq('objectClass', PERSON_OBJECT_CLASS), attributes: [A.id], paged: { pageSize },
     })) {
       const ids = page.searchEntries.map((e) => String(e[A.id] ?? '')).filter(Boolean);
       if (ids.length) yield ids;

@@ -3,6 +3,7 @@
  * src/directory/attributes.ts.
  */
 import { A, PERSON_OBJECT_CLASS, STATUS_OBJECT_CLASS } from '../directory/attributes.js';
+import { childDn } from '../lib/ldap/dn.js';
 import type { SamplePerson } from './university.js';
 
 export interface DirectoryEntry {
@@ -14,7 +15,7 @@ export interface DirectoryEntry {
 export const PERSON_OBJECT_CLASSES: readonly string[] = ['top', 'person', 'organizationalPerson', 'inetOrgPerson', PERSON_OBJECT_CLASS, STATUS_OBJECT_CLASS];
 
 export function personDn(idautoId: string, peopleDn: string): string {
-  return `${A.id}=${idautoId},${peopleDn}`;
+  return childDn(A.id, idautoId, peopleDn);
 }
 
 export function personEntry(p: SamplePerson, peopleDn: string): DirectoryEntry {

@@ -4,6 +4,7 @@
  * to its database, the parallel connections keep it busy while each waits for its answer.
  */
 import { AlreadyExistsError, Client, NoSuchObjectError, NotAllowedOnNonLeafError } from 'ldapts';
+import { dnDepth, dnEquals, parseDn, rdnValue } from '../lib/ldap/dn.js';
 import type { DirectoryEntry } from './entry.js';
 
 export interface DirectoryTarget {
@@ -25,7 +26,7 @@ export class DirectoryLoadError extends Error {
 }
 
 /** Test subtrees: other suites' isolated people, which a seed never touches. */
-const isTestSubtree = (dn: string) => /^ou=test-/i.test(dn);
+const isTestSubtree = (dn: string) => /^test-/i.test(rdnValue(dn, 'ou') ?? '');
 
 async function connect(t: DirectoryTarget): Promise<Client> {
   const c = new Client({ url: t.url, timeout: 60_000, connectTimeout: 5_000 });
@@ -66,8 +67,9 @@ export async function ensurePeopleDn(t: DirectoryTarget): Promise<void> {
     await c.search(t.peopleDn, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
   } catch (e) {
     if (!(e instanceof NoSuchObjectError)) throw e;
-    const ou = /^ou=([^,]+),/i.exec(t.peopleDn)?.[1];
-    if (!ou) throw new DirectoryLoadError(`${t.peopleDn} does not exist and is not an ou=… entry the seed could create`);
+    const [rdn, ...parent] = parseDn(t.peopleDn);
+    const ou = rdn?.length === 1 && parent.length ? rdnValue(t.peopleDn, 'ou') : undefined;
+    if (ou === undefined) throw new DirectoryLoadError(`${t.peopleDn} does not exist and is not an ou=… entry the seed could create`);
     try {
       await c.add(t.peopleDn, { objectClass: ['top', 'organizationalUnit'], ou });
     } catch (e2) {
@@ -81,8 +83,7 @@ export async function ensurePeopleDn(t: DirectoryTarget): Promise<void> {
 /** DNs below `base` (not `base` itself), deepest first, so each can be deleted in turn. */
 async function subtree(c: Client, base: string): Promise<string[]> {
   const { searchEntries } = await c.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'], paged: { pageSize: 1000 } });
-  const depth = (dn: string) => dn.split(',').length;
-  return searchEntries.map((e) => e.dn).filter((dn) => dn.toLowerCase() !== base.toLowerCase()).sort((a, b) => depth(b) - depth(a));
+  return searchEntries.map((e) => e.dn).filter((dn) => !dnEquals(dn, base)).sort((a, b) => dnDepth(b) - dnDepth(a));
 }
 
 /**
