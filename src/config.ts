@@ -11,15 +11,30 @@ const secret = z.union([
 
 export type Secret = z.infer<typeof secret>;
 
+/** Every secret value this process has read, in the order read; the array is live (it grows as secrets are read). */
+const resolved: string[] = [];
+
+/**
+ * The secrets the configuration resolved so far (tokens, passwords), for scrubbing them out of
+ * error texts, results and logs: a remote system may echo a token back in its error.
+ */
+export function resolvedSecrets(): readonly string[] {
+  return resolved;
+}
+
 export function readSecret(s: Secret, what: string): string {
+  let v: string;
   if ('env' in s) {
-    const v = process.env[s.env];
-    if (v === undefined || v === '') throw new ConfigError(`${what}: environment variable ${s.env} is not set`);
-    return v;
+    const e = process.env[s.env];
+    if (e === undefined || e === '') throw new ConfigError(`${what}: environment variable ${s.env} is not set`);
+    v = e;
+  } else {
+    const p = resolve(s.file);
+    if (!existsSync(p)) throw new ConfigError(`${what}: secret file ${s.file} does not exist`);
+    v = readFileSync(p, 'utf8').trim();
   }
-  const p = resolve(s.file);
-  if (!existsSync(p)) throw new ConfigError(`${what}: secret file ${s.file} does not exist`);
-  return readFileSync(p, 'utf8').trim();
+  if (!resolved.includes(v)) resolved.push(v);
+  return v;
 }
 
 export const ConfigSchema = z.object({

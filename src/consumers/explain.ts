@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import { resolvedSecrets, type Config } from '../config.js';
 import { A } from '../directory/attributes.js';
 import { Directory, first } from '../directory/client.js';
 import { child } from '../lib/log.js';
@@ -30,7 +30,7 @@ export async function explain(cfg: Config, targets: AnyTarget[], keyField: KeyFi
         const p = await prepare(event, {
           target, ctx, client, directory: dir, mv, guard: new MassChangeGuard(mv.pool, cfg.runtime.stateSchema),
           guardSettings: { maxOperations: 0, maxShare: 0, minAccounts: 0, windowMinutes: 1 }, totalAccounts: async () => 0,
-          sensitive: cfg.directory.sensitive, secrets: [],
+          sensitive: cfg.directory.sensitive, secrets: resolvedSecrets(),
         });
         // A log-only event never reaches apply: prepare decides it (PLANNED, UNCHANGED, SKIPPED or FAILED).
         if (p.kind === 'done') results.push(p.result);

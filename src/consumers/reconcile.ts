@@ -19,7 +19,7 @@ export interface ReconcileDeps {
   /** Accounts the target holds (for the guard's share); cached by the caller. */
   totalAccounts(): Promise<number>;
   sensitive: readonly string[];
-  /** Values never to appear in an error text (tokens, passwords of this process). */
+  /** Values never to appear in an error text: every secret the configuration resolved (a live list). */
   secrets: readonly string[];
 }
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Admin, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Config } from '../config.js';
-import { describeIssues } from '../config.js';
+import { describeIssues, resolvedSecrets } from '../config.js';
 import { A } from '../directory/attributes.js';
 import { Directory } from '../directory/client.js';
 import { mapLimit } from '../lib/concurrency.js';
@@ -127,7 +127,7 @@ export class TargetGroup {
     this.deps = {
       target: this.target, ctx, client: this.client, directory: this.directory, mv: this.mv, guard: this.guard,
       guardSettings: this.guardSettings(), totalAccounts: () => this.totalAccounts(),
-      sensitive: this.cfg.directory.sensitive, secrets: [],
+      sensitive: this.cfg.directory.sensitive, secrets: resolvedSecrets(),
     };
     this.consumer = new ResilientConsumer(this.kafka,
       { groupId: this.groupId, readUncommitted: false, sessionTimeout: this.cfg.runtime.sessionTimeoutMs, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 },

@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig, readSecret } from '../../src/config.js';
+import { loadConfig, parseConfig, readSecret, resolvedSecrets } from '../../src/config.js';
+import { scrubMessage } from '../../src/consumers/redact.js';
 
 describe('configuration', () => {
   it('the checked-in example is valid and fills the defaults', () => {
@@ -34,5 +38,19 @@ describe('configuration', () => {
     delete process.env.TILGANG_TEST_SECRET;
     expect(() => readSecret({ env: 'TILGANG_TEST_SECRET' }, 'moodle token')).toThrow('moodle token: environment variable TILGANG_TEST_SECRET is not set');
     expect(() => readSecret({ file: 'no/such/file' }, 'x')).toThrow(/no\/such\/file does not exist/);
+  });
+
+  it('remembers every secret it resolved, from the environment or a file, so error texts can be scrubbed of them', () => {
+    const live = resolvedSecrets();
+    process.env.TILGANG_TEST_SECRET_2 = 'env-secret-4711';
+    const file = join(mkdtempSync(join(tmpdir(), 'tilgang-secret-')), 'token');
+    writeFileSync(file, 'file-secret-0815\n');
+    readSecret({ env: 'TILGANG_TEST_SECRET_2' }, 'x');
+    readSecret({ file }, 'y');
+    readSecret({ file }, 'y');
+    delete process.env.TILGANG_TEST_SECRET_2;
+    expect(live).toEqual(expect.arrayContaining(['env-secret-4711', 'file-secret-0815']));
+    expect(live.filter((s) => s === 'file-secret-0815')).toHaveLength(1);
+    expect(scrubMessage('401: env-secret-4711 and file-secret-0815 refused', resolvedSecrets())).toBe('401: [redacted] and [redacted] refused');
   });
 });
