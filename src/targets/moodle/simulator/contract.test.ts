@@ -1,5 +1,5 @@
 /**
- * Contract test: replays every recorded request of a real Moodle 4.5 (moodle-recorded/cases.jsonl,
+ * Contract test: replays every recorded request of a real Moodle 4.5 (test/data/moodle-recorded/cases.jsonl,
  * in file order, over real HTTP) against a fresh simulator seeded with the recorded site, and
  * compares status, content type and body.
  *
@@ -40,7 +40,7 @@ function repoRoot(): string {
 }
 
 const CASES_FILE = process.env.TILGANG_MOODLE_RECORDINGS
-  ?? resolve(repoRoot(), '..', 'shared', 'targets', 'moodle-recorded', 'cases.jsonl');
+  ?? resolve(repoRoot(), 'test', 'data', 'moodle-recorded', 'cases.jsonl');
 const RECORDED_SITE = 'http://127.0.0.1:8765';
 const RECORDED_TOKEN = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
 const TIMESTAMP_KEYS = ['timecreated', 'timemodified', 'firstaccess', 'lastaccess', 'cacherev'];
@@ -89,8 +89,8 @@ function isErrorBody(body: string): boolean {
 describe('Moodle simulator replays the recorded Moodle 4.5 traffic', () => {
   if (cases.length === 0) {
     it('finds the recordings', () => {
-      throw new Error(`Recorded Moodle traffic not found at ${CASES_FILE} (expected moodle-recorded/cases.jsonl `
-        + 'next to the repository, or set TILGANG_MOODLE_RECORDINGS). The contract cannot be checked without it.');
+      throw new Error(`Recorded Moodle traffic not found at ${CASES_FILE} (expected test/data/moodle-recorded/cases.jsonl `
+        + 'in the repository, or set TILGANG_MOODLE_RECORDINGS). The contract cannot be checked without it.');
     });
     return;
   }
