@@ -11,7 +11,7 @@ import { cleanParam, cleanReturnValue, validateParameters, xmlize, type Val } fr
 import { FUNCTIONS_BY_NAME, OTHER_EXISTING_FUNCTIONS } from './functions/index.js';
 import { htmlspecialchars, isPhpArray, phpEmpty, phpJsonEncode, phpTrim, type Json, type PhpArray, type PhpValue } from './php.js';
 import { SERVICE_SHORTNAME } from './seed.js';
-import type { CallContext, SiteSettings, WsFunction } from './site.js';
+import type { CallContext, CallCost, SiteSettings, WsFunction } from './site.js';
 import { checkPassword, type Store, type UserRec } from './state.js';
 
 export type DebugLevel = 'off' | 'developer';
@@ -23,11 +23,9 @@ export interface EngineResponse {
 }
 
 /** What a request will cost the latency model, worked out before it is served. */
-export interface RequestEstimate {
+export interface RequestEstimate extends CallCost {
   /** The function name when the request gets as far as running one; otherwise undefined. */
   fn?: string;
-  items: number;
-  passwords: number;
 }
 
 const ACCESS_DEBUGINFO = (name: string): string => `Access to the function ${name}() is not allowed.
@@ -112,8 +110,8 @@ export class Engine {
       if (name === null || (typeof name === 'string' && phpEmpty(name))) throw invalidParameter('Missing function name');
       const fname = typeof name === 'string' ? name : 'Array';
       const fn = FUNCTIONS_BY_NAME.get(fname);
-      if (!fn) {
-        if (OTHER_EXISTING_FUNCTIONS.has(fname)) throw accessException(ACCESS_DEBUGINFO(fname));
+      if (!fn || !this.site.serviceFunctions.includes(fname)) {
+        if (fn || OTHER_EXISTING_FUNCTIONS.has(fname)) throw accessException(ACCESS_DEBUGINFO(fname));
         throw missingRecord('external_functions', 'SELECT * FROM {external_functions} WHERE name = ?', [fname]);
       }
       const params = validateParameters(fn.params, parsed.params, this.site) as Record<string, Val>;
@@ -144,9 +142,14 @@ export class Engine {
     const { store } = this;
     store.begin();
     let result: Json | undefined;
+    const ctx = this.context(p.user, p.parsed.raw);
     try {
-      result = p.fn.execute(this.context(p.user, p.parsed.raw), p.params);
+      result = p.fn.execute(ctx, p.params);
       store.commit();
+      // Committed, and yet an error (e.g. the welcome message after an enrolment could not be sent).
+      if (ctx.afterCommit) {
+        return { ...this.error(p.parsed.format, ctx.afterCommit), fn: p.fn.name, error: ctx.afterCommit.errorcode };
+      }
     } catch (e) {
       store.rollback();
       if (e instanceof WsException) {

@@ -12,13 +12,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { log } from '../../../lib/log.js';
 import { Engine, type DebugLevel } from './engine.js';
-import { FUNCTIONS_BY_NAME, SERVICE_FUNCTIONS } from './functions/index.js';
+import { FUNCTIONS_BY_NAME, SIMULATED_FUNCTIONS } from './functions/index.js';
 import {
-  resolveLatency, serviceTimeMs, sleep, WorkerPool, type LatencyModel, type PoolMetrics,
+  resolveLatency, serviceTimeMs, SharedCpu, UserLocks, WorkerPool, type LatencyModel, type PoolMetrics,
 } from './latency.js';
 import { arrayMerge, parseQuery, type PhpArray } from './php.js';
 import { initialState, RECORDED_TOKEN, type Seed } from './seed.js';
-import type { PasswordPolicy, SiteSettings } from './site.js';
+import { SERVICE_ROLE_CAPABILITIES, type PasswordPolicy, type SiteSettings } from './site.js';
 import { readStateFile, Store, writeStateFile, type ProfileFieldRec, type StateData } from './state.js';
 
 export type { DebugLevel } from './engine.js';
@@ -41,7 +41,11 @@ export interface MoodleSimulatorOptions {
   fresh?: boolean;
   /** `recorded` (default): the recorded site with Templates/TEMPLATE-101; `minimal`: a fresh install + service user. */
   seed?: Seed;
-  /** Off by default. `true` = defaults fitted to bench.txt; or a partial model. */
+  /** The service's functions, in get_site_info's order. Default: every simulated function. */
+  serviceFunctions?: string[];
+  /** Capabilities the token user holds (see SiteSettings.capabilities). Default: the recorded service role's. */
+  capabilities?: string[];
+  /** Off by default. `true` = defaults fitted to bench-2.txt; or a partial model. */
   latency?: boolean | Partial<LatencyModel>;
   /** Worker pool size for the latency model (overrides latency.workers). */
   workers?: number;
@@ -49,7 +53,7 @@ export interface MoodleSimulatorOptions {
   debug?: DebugLevel;
   /** `$CFG->wwwroot`; default the server's own http://host:port. */
   wwwroot?: string;
-  /** Installed auth plugins (PARAM_AUTH). Default: core plugins plus saml2. */
+  /** Installed auth plugins (PARAM_AUTH; installed, enabled or not). Default: core plugins plus saml2. */
   authPlugins?: string[];
   /** Roles the service user may assign in courses. Default 3, 4, 5 (manager is refused, as recorded). */
   assignableRoles?: number[];
@@ -69,12 +73,22 @@ export interface MoodleSimulator {
   url: string;
   port: number;
   close(): Promise<void>;
-  /** Back to the seed state (ids start over). */
+  /** Back to the seed state (ids start over) and the settings the simulator was started with. */
   reset(): void;
   /** Switch Moodle's debug level at run time (the recordings have both). */
   setDebug(level: DebugLevel): void;
   /** Turn web services off/on (off: server.php answers 403 with an empty body). */
   setWebservicesEnabled(enabled: boolean): void;
+  /** Grant or take away a capability of the token user (e.g. `moodle/course:update`). */
+  setCapability(capability: string, allowed: boolean): void;
+  /** Add a function to the token's service (it must be one the simulator has). */
+  addServiceFunction(name: string): void;
+  /** Take a function out of the token's service. */
+  removeServiceFunction(name: string): void;
+  /** Install or uninstall an auth plugin (`auth/<name>` in the code base). */
+  setAuthPluginInstalled(name: string, installed: boolean): void;
+  /** Make outgoing mail fail (enrolments are saved, then the call answers "Message was not sent."). */
+  setOutgoingMailFails(fails: boolean): void;
   /** A copy of the current state. */
   snapshot(): StateData;
   /** Worker-pool metrics, or null when the latency model is off. */
@@ -85,12 +99,12 @@ const AUTH_PLUGINS = ['cas', 'db', 'email', 'ldap', 'lti', 'manual', 'mnet', 'no
   'webservice', 'saml2'];
 const INTERNAL_AUTH = ['manual', 'email', 'none', 'nologin', 'webservice'];
 
-function settings(opts: MoodleSimulatorOptions): SiteSettings {
+function settings(opts: MoodleSimulatorOptions, authPlugins: Set<string>): SiteSettings {
   return {
     wwwroot: '',
     release: '4.5 (Build: 20241007)',
     version: '2024100700',
-    authPlugins: new Set(opts.authPlugins ?? AUTH_PLUGINS),
+    authPlugins,
     langs: new Set(['en']),
     themes: new Set(['boost', 'classic']),
     internalAuth: new Set(INTERNAL_AUTH),
@@ -102,7 +116,9 @@ function settings(opts: MoodleSimulatorOptions): SiteSettings {
       minLength: 8, minDigits: 1, minLower: 1, minUpper: 1, minNonAlphanum: 1, maxConsecutiveIdentical: 0,
       ...opts.passwordPolicy,
     },
-    serviceFunctions: SERVICE_FUNCTIONS.map((f) => f.name),
+    serviceFunctions: [...(opts.serviceFunctions ?? SIMULATED_FUNCTIONS.map((f) => f.name))],
+    capabilities: new Set(opts.capabilities ?? SERVICE_ROLE_CAPABILITIES),
+    outgoingMailFails: false,
   };
 }
 
@@ -129,10 +145,15 @@ export async function startMoodleSimulator(opts: MoodleSimulatorOptions): Promis
   const store = new Store(loaded ?? seedState());
   // The configured token wins over whatever a state file carried.
   for (const t of store.tokens) if (t.userid === 3) t.token = opts.token;
-  const site = settings(opts);
+  const authPlugins = new Set(opts.authPlugins ?? AUTH_PLUGINS);
+  const site = settings(opts, authPlugins);
   const engine = new Engine(store, site, opts.debug ?? 'off');
   const model = resolveLatency(opts.latency, opts.workers);
   const pool = model ? new WorkerPool(model.workers) : null;
+  const cpu = model ? new SharedCpu(model.cores) : null;
+  const locks = new UserLocks();
+  // Users whose cache_flags row exists (once enrolled or given a role): only those are locked.
+  const flagged = new Set<number>();
   const maxVars = opts.maxInputVars ?? 5000;
   const postMax = opts.postMaxSize ?? 8 * 1024 * 1024;
 
@@ -187,14 +208,22 @@ export async function startMoodleSimulator(opts: MoodleSimulatorOptions): Promis
     res.end(body);
   };
 
-  const withWorker = async (label: string, costMs: number, fn: () => void): Promise<void> => {
-    if (!pool) {
+  /** Serve on a worker: wait for one, lock the users the call touches, do the work, answer. */
+  const withWorker = async (label: string, costMs: number, lockUsers: readonly number[], fn: () => void): Promise<void> => {
+    if (!pool || !cpu) {
       fn();
       return;
     }
-    await pool.run(label, async () => {
-      await sleep(costMs);
-      fn();
+    await pool.run(label, async (note) => {
+      const { release, waited } = await locks.acquire(lockUsers.filter((u) => flagged.has(u)));
+      if (waited) note.lockedAt = performance.now();
+      try {
+        await cpu.work(costMs);
+        fn();
+        for (const u of lockUsers) flagged.add(u);
+      } finally {
+        release();
+      }
     });
   };
 
@@ -210,13 +239,15 @@ export async function startMoodleSimulator(opts: MoodleSimulatorOptions): Promis
       const vars = arrayMerge(get, post);
       let cost = 0;
       let label = '(rejected)';
+      let lockUsers: number[] = [];
       if (model) {
         const est = engine.estimate(vars);
         const c = est.fn ? model.functions[est.fn] ?? model.defaultCost : model.rejectCost;
         label = est.fn ?? label;
-        cost = serviceTimeMs(model, c, est.items, est.passwords);
+        cost = serviceTimeMs(model, c, est);
+        lockUsers = est.lockedUsers ?? [];
       }
-      await withWorker(label, cost, () => {
+      await withWorker(label, cost, lockUsers, () => {
         const started = performance.now();
         const r = engine.serve(vars);
         send(res, r.status, r.headers, r.body);
@@ -227,8 +258,8 @@ export async function startMoodleSimulator(opts: MoodleSimulatorOptions): Promis
     }
     if (path === '/login/token.php') {
       const { get, post } = await requestVars(req);
-      const cost = model ? serviceTimeMs(model, model.tokenCost, 1, 1) : 0;
-      await withWorker('login/token.php', cost, () => {
+      const cost = model ? serviceTimeMs(model, model.tokenCost, { items: 1, passwords: 1 }) : 0;
+      await withWorker('login/token.php', cost, [], () => {
         const r = engine.token(get, post);
         send(res, r.status, r.headers, r.body);
       });
@@ -275,6 +306,14 @@ export async function startMoodleSimulator(opts: MoodleSimulatorOptions): Promis
     },
     reset() {
       store.load(seedState());
+      flagged.clear();
+      // Settings changed at run time go back to the options' too.
+      const initial = settings(opts, authPlugins);
+      authPlugins.clear();
+      for (const a of opts.authPlugins ?? AUTH_PLUGINS) authPlugins.add(a);
+      site.serviceFunctions = initial.serviceFunctions;
+      site.capabilities = initial.capabilities;
+      site.outgoingMailFails = false;
       savedVersion = -1;
       scheduleSave();
     },
@@ -283,6 +322,24 @@ export async function startMoodleSimulator(opts: MoodleSimulatorOptions): Promis
     },
     setWebservicesEnabled(enabled) {
       engine.webservicesEnabled = enabled;
+    },
+    setCapability(capability, allowed) {
+      if (allowed) site.capabilities.add(capability);
+      else site.capabilities.delete(capability);
+    },
+    addServiceFunction(name) {
+      if (!FUNCTIONS_BY_NAME.has(name)) throw new Error(`the Moodle simulator has no function ${name}`);
+      if (!site.serviceFunctions.includes(name)) site.serviceFunctions.push(name);
+    },
+    removeServiceFunction(name) {
+      site.serviceFunctions = site.serviceFunctions.filter((f) => f !== name);
+    },
+    setAuthPluginInstalled(name, installed) {
+      if (installed) authPlugins.add(name);
+      else authPlugins.delete(name);
+    },
+    setOutgoingMailFails(fails) {
+      site.outgoingMailFails = fails;
     },
     snapshot() {
       return structuredClone(store.toJSON());

@@ -156,10 +156,13 @@ export function htmlspecialchars(s: string): string {
 
 /** `var_export()` of a flat list of scalars, as the DML layer prints query parameters. */
 export function varExportList(values: (string | number)[]): string {
-  const lines = values.map((v, i) => {
-    const s = typeof v === 'number' ? String(v) : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-    return `  ${i} => ${s},`;
-  });
+  return varExportArray(values.map((v, i) => [i, v]));
+}
+
+/** `var_export()` of an array given as key/value pairs (keys in order). */
+export function varExportArray(entries: [string | number, string | number][]): string {
+  const quote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const lines = entries.map(([k, v]) => `  ${typeof k === 'number' ? k : quote(k)} => ${typeof v === 'number' ? String(v) : quote(v)},`);
   return `array (\n${lines.join('\n')}\n)`;
 }
 

@@ -8,7 +8,8 @@
  * user 4, category 3, course 3, and course 3's context is 18.
  *
  * `minimal`: a fresh install plus the web-service user: guest, admin, wsprovisioner, the site
- * course and "Category 1".
+ * course and "Category 1" — the site cases-2.jsonl was recorded against (first user 4, first
+ * course 2 with context 12).
  *
  * Values the recordings do not show (emails of admin and wsprovisioner, the site shortname,
  * install timestamps) are plausible inventions; nothing in a response depends on them.
@@ -78,7 +79,7 @@ export function initialState(seed: Seed, opts: SeedOptions): StateData {
   const base: StateData = {
     format: 'tilgang-moodle-simulator/1',
     site: { sitename: 'Moodle Acceptance', themerev: 1795535150, privateaccesskeys: { 3: 'b2f08badfae9a5cd019f77e47ba1aff9' } },
-    seq: { user: 4, category: 2, course: 2, context: 7, enrol: 1, userenrolment: 1, module: 1 },
+    seq: { user: 4, category: 2, course: 2, context: 12, enrol: 1, userenrolment: 1, module: 1 },
     users, categories, courses, enrolments: [], modules: [],
     tokens: [{ token: opts.token, userid: 3, service: SERVICE_SHORTNAME }],
     profileFields: opts.profileFields ?? [],

@@ -209,6 +209,83 @@ describe('Moodle simulator behaviour', () => {
     });
   });
 
+  describe('what a real Moodle 4.5 does that a kind simulator would not', () => {
+    const ssoUser = (username: string, extra: Record<string, string> = {}): Record<string, string> =>
+      ({ username, auth: 'saml2', firstname: 'S', lastname: 'O', email: `${username}@example.org`, ...extra });
+
+    it('shows a course idnumber only to a token user holding moodle/course:update, and still finds by it', async () => {
+      const lookup = async (): Promise<MoodleCoursesResult> =>
+        moodle.call<MoodleCoursesResult>('core_course_get_courses_by_field', { field: 'idnumber', value: 'TEMPLATE-101' });
+      expect((await lookup()).courses[0]).toMatchObject({ id: 2, idnumber: 'TEMPLATE-101' });
+      sim.setCapability('moodle/course:update', false);
+      const [course] = (await lookup()).courses;
+      expect(course?.id).toBe(2);
+      expect(course).not.toHaveProperty('idnumber');
+      expect(course).not.toHaveProperty('timecreated');
+    });
+
+    it('refuses a name longer than its column (counting characters) and rolls the whole batch back', async () => {
+      const ninetyNine = 'Æ'.repeat(99);
+      await moodle.call('core_user_create_users', { users: [ssoUser('ok100', { firstname: `${ninetyNine}x` })] });
+      const e = await expectMoodleError(moodle.call('core_user_create_users', {
+        users: [ssoUser('first.of.two'), ssoUser('long.last', { lastname: `${ninetyNine}xy` })],
+      }), 'dmlwriteexception', /^ERROR: {2}value too long for type character varying\(100\)\nINSERT INTO mdl_user \(username,auth,firstname,lastname,email,/);
+      expect(e.message).toBe('Error writing to database');
+      expect(await byUsername('first.of.two')).toEqual([]);
+      // A too-long update is that user's warning; the others are updated.
+      const [u] = await byUsername('ok100');
+      const r = await moodle.call<MoodleUpdateResult>('core_user_update_users', {
+        users: [{ id: u!.id, email: `${'m'.repeat(95)}@example.org` }, { id: u!.id, city: 'Bergen' }],
+      });
+      expect(r.warnings).toEqual([{ item: 'user', itemid: u!.id, warningcode: 'dmlwriteexception', message: 'Error writing to database' }]);
+      expect(sim.snapshot().users.find((x) => x.id === u!.id)).toMatchObject({ city: 'Bergen', email: 'ok100@example.org' });
+    });
+
+    it('refuses an auth plugin that is not installed, and accepts one installed but not enabled', async () => {
+      sim.setAuthPluginInstalled('saml2', false);
+      await expectMoodleError(moodle.call('core_user_create_users', { users: [ssoUser('no.saml')] }), 'invalidparameter',
+        /auth => Invalid parameter value detected: Invalid external api parameter: the value is "saml2", the server was expecting "auth" type/);
+      await moodle.call('core_user_create_users', { users: [ssoUser('by.ldap', { auth: 'ldap' })] });
+      sim.setAuthPluginInstalled('saml2', true);
+      await moodle.call('core_user_create_users', { users: [ssoUser('no.saml')] });
+    });
+
+    it('with outgoing mail failing, saves a new enrolment and answers an error anyway; enrolling again is quiet', async () => {
+      await moodle.call('core_user_create_users', { users: [ssoUser('mailless')] });
+      sim.setOutgoingMailFails(true);
+      const enrol = { enrolments: [{ roleid: 5, userid: 4, courseid: 2 }] };
+      const e = await expectMoodleError(moodle.call('enrol_manual_enrol_users', enrol), 'messagenotsent');
+      expect(e.message).toBe('Message was not sent.');
+      expect(sim.snapshot().enrolments).toMatchObject([{ courseid: 2, userid: 4, roles: [5] }]);
+      await moodle.call('enrol_manual_enrol_users', enrol);
+    });
+
+    it('lists a course\'s enrolled users with their roles; a second role is added and can be taken away', async () => {
+      await moodle.call('core_user_create_users', { users: [ssoUser('stu'), ssoUser('tea')] });
+      await moodle.call('enrol_manual_enrol_users', {
+        enrolments: [{ roleid: 5, userid: 4, courseid: 2 }, { roleid: 3, userid: 5, courseid: 2 }],
+      });
+      await moodle.call('enrol_manual_enrol_users', { enrolments: [{ roleid: 4, userid: 4, courseid: 2 }] });
+      type Enrolled = { id: number; roles: { roleid: number; shortname: string }[] };
+      const roles = async (): Promise<[number, number[]][]> =>
+        (await moodle.call<Enrolled[]>('core_enrol_get_enrolled_users', { courseid: 2 })).map((u) => [u.id, u.roles.map((r) => r.roleid)]);
+      expect(await roles()).toEqual([[4, [4, 5]], [5, [3]]]);
+      await moodle.call('core_role_unassign_roles', {
+        unassignments: [{ roleid: 5, userid: 4, contextlevel: 'course', instanceid: 2 }],
+      });
+      expect(await roles()).toEqual([[4, [4]], [5, [3]]]);
+    });
+
+    it('answers accessexception for a function it has but the service lacks', async () => {
+      sim.removeServiceFunction('core_enrol_get_enrolled_users');
+      await expectMoodleError(moodle.call('core_enrol_get_enrolled_users', { courseid: 2 }), 'accessexception');
+      const info = await moodle.call<{ functions: { name: string }[] }>('core_webservice_get_site_info');
+      expect(info.functions.map((f) => f.name)).not.toContain('core_enrol_get_enrolled_users');
+      sim.addServiceFunction('core_enrol_get_enrolled_users');
+      await moodle.call('core_enrol_get_enrolled_users', { courseid: 2 });
+    });
+  });
+
   describe('protocol', () => {
     async function post(path: string, form: string): Promise<{ status: number; type: string; body: string }> {
       const res = await request(`${sim.url}${path}`, {

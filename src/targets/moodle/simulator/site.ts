@@ -3,6 +3,7 @@
  * the presentation helpers Moodle applies to what it returns (format_string, format_text, user
  * details, picture and course-image URLs).
  */
+import type { WsException } from './errors.js';
 import type { Desc, ParamEnv, SingleDesc, Val } from './external.js';
 import { multiple, single, value } from './external.js';
 import { htmlspecialchars, stripTags, type Json } from './php.js';
@@ -33,9 +34,27 @@ export interface SiteSettings extends ParamEnv {
   courseContactRoles: ReadonlySet<number>;
   allowAccountsSameEmail: boolean;
   passwordPolicy: PasswordPolicy;
-  /** Service functions, in the order get_site_info lists them. */
-  serviceFunctions: readonly string[];
+  /** The token's service: its functions, in the order get_site_info lists them (functions can be added). */
+  serviceFunctions: string[];
+  /**
+   * Capabilities the token user holds at system context. Only those with a visible effect are
+   * modelled: without `moodle/course:update` core_course_get_courses_by_field leaves out a
+   * course's idnumber and the other manager fields (recorded B04, B05).
+   */
+  capabilities: Set<string>;
+  /**
+   * Outgoing mail fails (an SMTP server that refuses): enrol_manual_enrol_users saves new
+   * enrolments and then answers an error because the welcome message could not be sent.
+   */
+  outgoingMailFails: boolean;
 }
+
+/** Capabilities of the recorded service role (the ones the simulator looks at). */
+export const SERVICE_ROLE_CAPABILITIES: readonly string[] = [
+  'moodle/course:update', 'moodle/course:view', 'moodle/course:viewparticipants', 'moodle/course:enrolreview',
+  'moodle/role:assign', 'moodle/role:review', 'moodle/user:create', 'moodle/user:update', 'moodle/user:viewdetails',
+  'moodle/user:viewalldetails', 'enrol/manual:enrol', 'enrol/manual:unenrol', 'moodle/course:create',
+];
 
 export interface CallContext {
   store: Store;
@@ -46,6 +65,25 @@ export interface CallContext {
   now(): number;
   /** moodlewssettingraw=1: names and texts are returned unformatted. */
   raw: boolean;
+  /** An error to answer once the call's transaction has committed (its effect stays). */
+  afterCommit?: WsException;
+}
+
+/** What a call makes Moodle do, for the latency model. */
+export interface CallCost {
+  /** Items the call carries (users created, enrolments, users returned or found...). */
+  items: number;
+  /** Values sent to a lookup, found or not. */
+  values?: number;
+  /** Passwords hashed (create/update with internal auth). */
+  passwords: number;
+  /** Enrolments that add a second role to an enrolled user (role_assign on an existing enrolment). */
+  addedRoles?: number;
+  /**
+   * Users whose row the call locks until it commits (enrolments mark the user's access cache
+   * dirty: an UPDATE of the user's cache_flags row). Another call touching one of them waits.
+   */
+  lockedUsers?: number[];
 }
 
 /** One web-service function: descriptions plus the implementation. */
@@ -53,8 +91,8 @@ export interface WsFunction {
   name: string;
   params: SingleDesc;
   returns: Desc | null;
-  /** For the latency model: how many items the call carries and how many passwords it hashes. */
-  cost?(p: Record<string, Val>, ctx: CallContext): { items: number; passwords: number };
+  /** For the latency model: what the call costs Moodle (see latency.ts). */
+  cost?(p: Record<string, Val>, ctx: CallContext): CallCost;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   execute(ctx: CallContext, p: any): Json | undefined;
 }

@@ -187,6 +187,26 @@ export function checkPassword(stored: string, password: string): boolean {
 type Undo = () => void;
 
 /**
+ * varchar lengths of mdl_user (lib/db/install.xml). Nothing in Moodle checks them before the
+ * INSERT/UPDATE; PostgreSQL refuses a longer value ("value too long for type character
+ * varying(100)"), counting characters, not bytes (recorded B06-B17).
+ */
+export const USER_COLUMN_LENGTHS: Readonly<Record<string, number>> = {
+  auth: 20, username: 100, idnumber: 255, firstname: 100, lastname: 100, email: 100, phone1: 20, phone2: 20,
+  institution: 255, department: 255, address: 255, city: 120, country: 2, lang: 30, calendartype: 30, theme: 50,
+  timezone: 100, firstnamephonetic: 255, lastnamephonetic: 255, middlename: 255, alternatename: 255,
+};
+
+/** The first column of `row` (in its key order) whose value is longer than mdl_user allows. */
+export function userValueTooLong(row: Record<string, unknown>): ValueTooLong | undefined {
+  for (const [column, v] of Object.entries(row)) {
+    const limit = USER_COLUMN_LENGTHS[column];
+    if (limit !== undefined && typeof v === 'string' && [...v].length > limit) return new ValueTooLong('user', column, limit);
+  }
+  return undefined;
+}
+
+/**
  * In-memory tables plus indexes. Every mutation goes through a method that records its inverse
  * while a transaction is open, so a failed batch leaves no trace (except consumed sequence values).
  */
@@ -388,6 +408,9 @@ export class Store {
   }
 
   insertUser(u: Omit<UserRec, 'id'>): UserRec {
+    // PostgreSQL coerces the parameters before the id default is evaluated: a refused row uses no id (recorded B06-B09).
+    const tooLong = userValueTooLong(u);
+    if (tooLong) throw tooLong;
     const id = this.next('user');
     const key = `${u.mnethostid}:${u.username}`;
     if (this.byUsername.has(key)) {
@@ -404,6 +427,8 @@ export class Store {
   }
 
   updateUser(u: UserRec, patch: Partial<UserRec>): void {
+    const tooLong = userValueTooLong(patch);
+    if (tooLong) throw tooLong;
     if (patch.username !== undefined && patch.username !== u.username) {
       const key = `${u.mnethostid}:${patch.username}`;
       if (this.byUsername.has(key)) throw new UniqueViolation('user', 'mdl_user_mneuse_uix');
@@ -549,6 +574,13 @@ export class Store {
 export class UniqueViolation extends Error {
   constructor(readonly table: string, readonly index: string) {
     super(`duplicate key value violates unique constraint "${index}"`);
+  }
+}
+
+/** A value longer than its varchar column; the DML layer turns it into dml_write_exception. */
+export class ValueTooLong extends Error {
+  constructor(readonly table: string, readonly column: string, readonly limit: number) {
+    super(`value too long for type character varying(${limit})`);
   }
 }
 

@@ -137,8 +137,14 @@ export function courseDetails(ctx: CallContext, c: CourseRec, catorders: Map<num
   };
   const options = Object.entries(c.formatoptions);
   if (options.length > 0) d.courseformatoptions = options.map(([name, v]) => ({ name, value: v }));
+  // get_course_structure(): these only for a user who may update the course (recorded B04, B05).
+  if (!ctx.site.capabilities.has('moodle/course:update')) {
+    for (const k of MANAGER_FIELDS) delete d[k];
+  }
   return d;
 }
+
+const MANAGER_FIELDS = ['idnumber', 'legacyfiles', 'calendartype', 'timecreated', 'timemodified', 'requested', 'cacherev'];
 
 export const getCoursesByField: WsFunction = {
   name: 'core_course_get_courses_by_field',

@@ -1,21 +1,21 @@
 /**
- * The `provisioning` service's functions (in the order get_site_info lists them on the recorded
- * site) and the names of other functions that exist in a standard Moodle 4.5 but are not in the
- * service: calling one of those is `accessexception`, calling a name that exists nowhere is
- * `invalidrecord` (external_functions has no such row).
+ * The simulated functions (by default all of them form the `provisioning` service, in the order
+ * get_site_info lists them) and the names of other functions that exist in a standard Moodle 4.5:
+ * calling a function that exists but is not in the service is `accessexception`, calling a name
+ * that exists nowhere is `invalidrecord` (external_functions has no such row).
  */
 import type { WsFunction } from '../site.js';
 import { createCategories, createCourses, getCategories, getCoursesByField, importCourse } from './courses.js';
-import { enrolUsers, getUsersCourses, unenrolUsers } from './enrol.js';
+import { enrolUsers, getEnrolledUsers, getUsersCourses, unassignRoles, unenrolUsers } from './enrol.js';
 import { getSiteInfo } from './siteinfo.js';
 import { createUsers, getUsers, getUsersByField, updateUsers } from './users.js';
 
-export const SERVICE_FUNCTIONS: readonly WsFunction[] = [
+export const SIMULATED_FUNCTIONS: readonly WsFunction[] = [
   getSiteInfo, getUsersByField, getUsers, createUsers, updateUsers, getUsersCourses, enrolUsers, unenrolUsers,
-  getCoursesByField, createCourses, getCategories, createCategories, importCourse,
+  getCoursesByField, createCourses, getCategories, createCategories, importCourse, getEnrolledUsers, unassignRoles,
 ];
 
-export const FUNCTIONS_BY_NAME: ReadonlyMap<string, WsFunction> = new Map(SERVICE_FUNCTIONS.map((f) => [f.name, f]));
+export const FUNCTIONS_BY_NAME: ReadonlyMap<string, WsFunction> = new Map(SIMULATED_FUNCTIONS.map((f) => [f.name, f]));
 
 /** A sample of external_functions rows of a standard 4.5 install that the service does not include. */
 export const OTHER_EXISTING_FUNCTIONS: ReadonlySet<string> = new Set([

@@ -4,9 +4,9 @@
  */
 import { codingException, dmlWrite, invalidParameter, moodleException, WsException } from '../errors.js';
 import { cleanParam, multiple, single, validateEmail, value, warnings, type Val } from '../external.js';
-import { isNumericString, phpEmpty, phpIntval, phpTrim, type Json } from '../php.js';
+import { isNumericString, phpEmpty, phpIntval, phpTrim, varExportArray, type Json } from '../php.js';
 import { userDescription, userDetails, type CallContext, type SiteSettings, type WsFunction } from '../site.js';
-import { hashPassword, UniqueViolation, type UserRec } from '../state.js';
+import { hashPassword, UniqueViolation, ValueTooLong, type UserRec } from '../state.js';
 
 const customfieldsDesc = multiple(single({ type: value('alphanumext'), value: value('raw') }), 'optional');
 const preferencesDesc = multiple(single({ type: value('raw'), value: value('raw') }), 'optional');
@@ -108,6 +108,34 @@ interface CreateUserInput {
   preferences?: { type: string; value: string }[];
 }
 
+/** Input keys user_create_user() does not write into the mdl_user row itself. */
+const NOT_IN_USER_ROW = new Set(['createpassword', 'password', 'customfields', 'preferences', 'interests']);
+
+/**
+ * The debuginfo of a refused INSERT INTO mdl_user, as PostgreSQL and Moodle's DML layer word it
+ * (recorded B07d, B16d): the error, the statement and its values, in user_create_user()'s order —
+ * the validated input, then the defaults it fills in.
+ */
+function insertDebuginfo(user: CreateUserInput, password: string, now: number, tooLong: ValueTooLong): string {
+  const row: [string, string | number][] = [];
+  for (const [k, v] of Object.entries(user)) {
+    if (NOT_IN_USER_ROW.has(k) || v === undefined || typeof v === 'object') continue;
+    row.push([k, typeof v === 'boolean' ? Number(v) : v]);
+  }
+  const has = (k: string): boolean => row.some(([key]) => key === k);
+  row.push(['confirmed', 1], ['mnethostid', '1'], ['password', password]);
+  if (!has('maildisplay')) row.push(['maildisplay', '2']);
+  if (!has('mailformat')) row.push(['mailformat', '1']);
+  row.push(['maildigest', '0'], ['autosubscribe', '1'], ['trackforums', '0']);
+  if (!has('city')) row.push(['city', '']);
+  if (!has('country')) row.push(['country', '']);
+  row.push(['timecreated', now], ['timemodified', now]);
+  const columns = row.map(([k]) => k).join(',');
+  const placeholders = row.map((_, i) => `$${i + 1}`).join(',');
+  return `ERROR:  ${tooLong.message}\nINSERT INTO mdl_user (${columns}) VALUES(${placeholders}) RETURNING id\n`
+    + `[${varExportArray(row)}]`;
+}
+
 export const createUsers: WsFunction = {
   name: 'core_user_create_users',
   params: single({
@@ -204,6 +232,7 @@ export const createUsers: WsFunction = {
         });
       } catch (e) {
         if (e instanceof UniqueViolation) throw dmlWrite();
+        if (e instanceof ValueTooLong) throw dmlWrite(insertDebuginfo(user, password, now, e));
         throw e;
       }
       saveProfile(ctx, rec, user.customfields);
@@ -305,6 +334,8 @@ export const updateUsers: WsFunction = {
           store.updateUser(existing, patch);
         } catch (e) {
           if (e instanceof UniqueViolation) throw dmlWrite();
+          // Not recorded for an UPDATE; worded like the recorded INSERT (B07d) without the statement.
+          if (e instanceof ValueTooLong) throw dmlWrite(`ERROR:  ${e.message}`);
           throw e;
         }
         if (user.password !== undefined && site.internalAuth.has(existing.auth)) {
@@ -347,7 +378,20 @@ export const getUsersByField: WsFunction = {
   name: 'core_user_get_users_by_field',
   params: single({ field: value('alpha'), values: multiple(value('raw')) }),
   returns: multiple(userDescription),
-  cost: (p) => ({ items: (p.values as Val[]).length, passwords: 0 }),
+  // Moodle pays per user found, not per value sent (bench-2.txt; cases-2 B35, B36).
+  cost(p, ctx) {
+    const values = p.values as unknown as string[];
+    const field = p.field as unknown as string;
+    const { store } = ctx;
+    let found = 0;
+    for (const v of values) {
+      if (field === 'username') found += store.userByUsername(v) ? 1 : 0;
+      else if (field === 'email') found += store.usersByEmailCI(v).length;
+      else if (field === 'idnumber') found += store.usersByIdnumber(v).length;
+      else if (field === 'id') found += store.users.has(phpIntval(v)) ? 1 : 0;
+    }
+    return { items: found, values: values.length, passwords: 0 };
+  },
   execute(ctx, p: { field: string; values: string[] }) {
     const { store } = ctx;
     if (!['id', 'idnumber', 'username', 'email'].includes(p.field)) {
