@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isEntitled, missingEssential } from '../src/consumers/entitlement.js';
-import type { OperationResult, PersonContext, TargetContext } from '../src/consumers/target.js';
+import type { OperationResult, PersonContext, TargetContext } from '../src/spi/index.js';
 import { loadConfig } from '../src/config.js';
 import { chunks, mapLimit } from '../src/lib/concurrency.js';
 import { child as childLogger } from '../src/lib/log.js';

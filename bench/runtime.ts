@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { TargetGroup } from '../src/consumers/target-group.js';
-import type { Target } from '../src/consumers/target.js';
+import type { Target } from '../src/spi/index.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../src/producers/publisher.js';
 import { benchEnv, mb, peakRss } from './support.js';
 

@@ -1,41 +1,10 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { ConfigError, secret } from './spi/config.js';
 
-/** A secret is never written in the file itself: it names an environment variable or a file. */
-const secret = z.union([
-  z.object({ env: z.string().min(1) }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-]).describe('a secret: { env: VAR } or { file: path }');
-
-export type Secret = z.infer<typeof secret>;
-
-/** Every secret value this process has read, in the order read; the array is live (it grows as secrets are read). */
-const resolved: string[] = [];
-
-/**
- * The secrets the configuration resolved so far (tokens, passwords), for scrubbing them out of
- * error texts, results and logs: a remote system may echo a token back in its error.
- */
-export function resolvedSecrets(): readonly string[] {
-  return resolved;
-}
-
-export function readSecret(s: Secret, what: string): string {
-  let v: string;
-  if ('env' in s) {
-    const e = process.env[s.env];
-    if (e === undefined || e === '') throw new ConfigError(`${what}: environment variable ${s.env} is not set`);
-    v = e;
-  } else {
-    const p = resolve(s.file);
-    if (!existsSync(p)) throw new ConfigError(`${what}: secret file ${s.file} does not exist`);
-    v = readFileSync(p, 'utf8').trim();
-  }
-  if (!resolved.includes(v)) resolved.push(v);
-  return v;
-}
+// The secret fragment and its reader belong to the target contract; the core reads its own secrets the same way.
+export { ConfigError, readSecret, resolvedSecrets, type Secret } from './spi/config.js';
 
 export const ConfigSchema = z.object({
   kafka: z.object({
@@ -104,10 +73,6 @@ export const ConfigSchema = z.object({
 }).strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 /** Formats zod issues as `path.to.field: what was expected`, one per line. */
 export function describeIssues(error: z.ZodError, prefix = ''): string {

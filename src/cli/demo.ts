@@ -1,13 +1,13 @@
-import { z } from 'zod';
 import type { Config } from '../config.js';
 import { Directory } from '../directory/client.js';
 import { log } from '../lib/log.js';
 import { startRoles } from '../run.js';
 import { up } from '../stack/index.js';
 import { dir } from '../stack/process.js';
-import { enabledTargets } from '../targets/index.js';
+import { simulatorSettings } from '../spi/index.js';
+import { enabledTargets, loadSimulator } from '../targets/index.js';
 
-const SimulatorSettings = z.object({ port: z.number().int(), latency: z.boolean().default(false), state: z.string().optional() }).optional();
+const SimulatorSettings = simulatorSettings.optional();
 
 async function hasPeople(cfg: Config): Promise<boolean> {
   const d = await Directory.connect(cfg);
@@ -42,8 +42,9 @@ export async function runDemo(cfg: Config, o: { persons: number; reseed?: boolea
   const targets = await enabledTargets(cfg.targets);
   for (const t of targets) {
     const settings = SimulatorSettings.parse((cfg.targets[t.name] as { simulator?: unknown } | undefined)?.simulator);
-    if (!t.simulator || !settings) continue;
-    const s = await t.simulator.start({ port: settings.port, latency: settings.latency, stateFile: settings.state ?? `${dir('sim')}/${t.name}.json` });
+    const sim = settings && await loadSimulator(t.name);
+    if (!sim || !settings) continue;
+    const s = await sim.start({ port: settings.port, latency: settings.latency, stateFile: settings.state ?? `${dir('sim')}/${t.name}.json`, global: cfg });
     sims.push(s);
     console.log(`${t.name} simulator on ${s.url}`);
   }

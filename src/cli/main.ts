@@ -11,7 +11,7 @@ import { newRunId, reprocessForTarget } from '../producers/publisher.js';
 import { KEY_FIELDS, sync, type KeyField } from '../producers/sync.js';
 import { startRoles, type Role } from '../run.js';
 import { down, reset, status, up } from '../stack/index.js';
-import { enabledTargets, getTarget } from '../targets/index.js';
+import { enabledTargets, getTarget, loadSimulator } from '../targets/index.js';
 import { explain, formatExplain } from '../consumers/explain.js';
 import { runDemo } from './demo.js';
 
@@ -116,9 +116,17 @@ program.command('sim').description('serve a simulator of a target system\'s API'
   .option('--state <file>', 'keep the simulated system\'s state in this file')
   .option('--latency', 'add the real system\'s measured latency and worker pool')
   .action(async (name: string, o: { port: number; state?: string; latency?: boolean }) => {
-    const t = await getTarget(name);
-    if (!t.simulator) throw new Error(`target ${name} has no simulator`);
-    const s = await t.simulator.start({ port: o.port, stateFile: o.state, latency: !!o.latency });
+    await getTarget(name);
+    const sim = await loadSimulator(name);
+    if (!sim) throw new Error(`target ${name} has no simulator`);
+    // The simulator accepts the token tilgang is configured with; without a configuration, its defaults.
+    let global: Config | undefined;
+    try {
+      global = config();
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+    }
+    const s = await sim.start({ port: o.port, stateFile: o.state, latency: !!o.latency, global });
     console.log(`${name} simulator listening on ${s.url}`);
     await untilSignal(() => s.close());
   });

@@ -1,6 +1,5 @@
 import { A } from '../directory/attributes.js';
-import { values, type PersonRecord } from '../directory/client.js';
-import type { EntitlementRules } from './target.js';
+import { values, type EntitlementRules, type PersonRecord } from '../spi/index.js';
 
 /**
  * Birthright (an affiliation or business role the rules name) or a granted request; a disabled

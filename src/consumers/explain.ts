@@ -9,7 +9,7 @@ import type { ProvisioningResult } from '../schemas/generated.js';
 import { MassChangeGuard } from './guard.js';
 import { prepare } from './reconcile.js';
 import { TargetGroup } from './target-group.js';
-import type { AnyTarget } from './target.js';
+import type { AnyTarget } from '../spi/index.js';
 
 /**
  * `tilgang explain`: what each target would do for one person right now, computed exactly as a

@@ -3,10 +3,10 @@ import type { Directory } from '../directory/client.js';
 import type { MvReader } from '../mv/person.js';
 import type { OperationResult as OperationResultEvent, PersonChanged, ProvisioningResult, ResultError } from '../schemas/generated.js';
 import { isEntitled, isProvisioned, missingEssential } from './entitlement.js';
-import { isTransient, TerminalError, TransientError } from './errors.js';
+import { isTransient, TerminalError, TransientError, undeclaredOperation } from '../spi/index.js';
 import type { GuardSettings, GuardTicket, MassChangeGuard } from './guard.js';
-import { redactChanges, scrubMessage } from './redact.js';
-import type { AnyTarget, OperationResult, PersonContext, Plan, TargetContext } from './target.js';
+import { redactChanges, scrubMessage } from '../lib/redact.js';
+import type { AnyTarget, OperationResult, PersonContext, Plan, TargetContext } from '../spi/index.js';
 
 export interface ReconcileDeps {
   target: AnyTarget;
@@ -108,6 +108,12 @@ export async function planned(event: PersonChanged, person: PersonContext, desir
   const name = d.target.name;
   const plan = d.target.plan(desired, actual, person, d.ctx);
   const base = { ...baseResult(event, name, started), entitled: person.entitled, accountId: plan.accountId ?? null };
+  const undeclared = plan.operations.map((o) => undeclaredOperation(o, d.target.operations)).find((why) => why !== null);
+  if (undeclared) {
+    // A target bug, not the person's: nothing of the plan is applied.
+    const e = new TerminalError(`target ${name} planned an operation it does not declare for person ${event.personId}: ${undeclared}`, 'undeclared-operation');
+    return { kind: 'done', event, result: { ...base, outcome: 'FAILED', error: errorInfo(e, d.secrets) } };
+  }
   if (!plan.operations.length) {
     return { kind: 'done', event, result: { ...base, outcome: plan.skipReason ? 'SKIPPED' : 'UNCHANGED', skipReason: plan.skipReason ?? null } };
   }

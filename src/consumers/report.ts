@@ -2,13 +2,12 @@ import type { Kafka } from 'kafkajs';
 import { readToEnd } from '../lib/read-to-end.js';
 import { EventCodec } from '../schemas/codec.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
+import { CORE_KIND_COUNTER } from '../spi/operations.js';
 
 /** The seed's counters, in the seed's order; target-specific ones follow. */
 export const SEED_COUNTERS = ['total', 'skipped', 'unchanged', 'add', 'addFail', 'update', 'updateFail', 'rename', 'renameFail',
   'move', 'moveFail', 'enable', 'enableFail', 'disable', 'disableFail'] as const;
 
-// Plan operation kinds → the seed's counter names.
-const KIND_COUNTER: Record<string, string> = { create: 'add', update: 'update', rename: 'rename', move: 'move', enable: 'enable', disable: 'disable' };
 
 export type Counters = Record<string, number>;
 
@@ -29,7 +28,7 @@ export function countResults(results: ProvisioningResult[]): Map<string, Counter
     if (r.outcome === 'HELD') inc('held');
     if (r.outcome === 'FAILED' && !(r.operations ?? []).length) inc('failed');
     for (const op of r.operations ?? []) {
-      const name = KIND_COUNTER[op.kind];
+      const name = (CORE_KIND_COUNTER as Record<string, string>)[op.kind];
       if (!name || op.outcome === 'PLANNED' || op.outcome === 'HELD') continue;
       inc(op.outcome === 'FAILED' ? `${name}Fail` : name);
     }

@@ -14,10 +14,10 @@ import { EventCodec } from '../schemas/codec.js';
 import type { PersonChanged, ProvisioningResult } from '../schemas/generated.js';
 import { sleep } from '../stack/process.js';
 import { dlqMessage, dlqTopic } from './dlq.js';
-import { isTransient, TransientError } from './errors.js';
+import { isTransient, TransientError } from '../spi/index.js';
 import { MassChangeGuard, type GuardSettings } from './guard.js';
 import { addressed, appliedResult, failedResult, prepare, settleGuard, type Prepared, type ReconcileDeps } from './reconcile.js';
-import type { AnyTarget, OperationResult, TargetContext } from './target.js';
+import type { AnyTarget, OperationResult, TargetContext } from '../spi/index.js';
 
 export interface TargetGroupOptions {
   groupId?: string;

@@ -1,21 +1,11 @@
 import { Attribute, Change, Client, type Entry } from 'ldapts';
 import { readSecret, type Config } from '../config.js';
 import { and, eq, escapeFilterValue } from '../lib/ldap/filter.js';
+import { first, values, type PersonRecord } from '../spi/person.js';
 import { A, PERSON_OBJECT_CLASS } from './attributes.js';
 
-/** A person's directory record: attribute name → values (always an array; empty when absent). */
-export interface PersonRecord {
-  dn: string;
-  attrs: Record<string, string[]>;
-}
-
-export function first(p: PersonRecord, attr: string): string | undefined {
-  return p.attrs[attr]?.[0];
-}
-
-export function values(p: PersonRecord, attr: string): string[] {
-  return p.attrs[attr] ?? [];
-}
+// The record's shape and readers are part of the target contract; the directory produces them.
+export { first, values, type PersonRecord };
 
 export function toRecord(e: Entry): PersonRecord {
   const attrs: Record<string, string[]> = {};

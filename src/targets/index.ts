@@ -1,7 +1,7 @@
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AnyTarget } from '../consumers/target.js';
+import type { AnyTarget, TargetSimulator } from '../spi/index.js';
 
 /**
  * Every folder here with an index.ts exporting `target` is a target. Discovered, not listed, so
@@ -36,4 +36,15 @@ export async function enabledTargets(targets: Record<string, unknown>): Promise<
       if (!t) throw new Error(`targets.${name}: no such target (known: ${[...all.keys()].join(', ') || 'none'})`);
       return t;
     });
+}
+
+/**
+ * A target's simulator, from `src/targets/<name>/simulator.ts` when there is one. Imported only
+ * here, on demand (`tilgang sim`, `npm start`, tests), so production never loads simulator code.
+ */
+export async function loadSimulator(name: string): Promise<TargetSimulator | undefined> {
+  if (!/^[a-z0-9-]+$/.test(name)) return undefined;
+  const file = join(import.meta.dirname, name, 'simulator.ts');
+  if (!existsSync(file)) return undefined;
+  return ((await import(pathToFileURL(file).href)) as { simulator?: TargetSimulator }).simulator;
 }

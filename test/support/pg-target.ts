@@ -1,8 +1,6 @@
 import pg from 'pg';
 import { z } from 'zod';
-import { TerminalError, TransientError } from '../../src/consumers/errors.js';
-import type { Operation, OperationResult, Target } from '../../src/consumers/target.js';
-import { first } from '../../src/directory/client.js';
+import { first, TerminalError, TransientError, type Operation, type OperationResult, type Target } from '../../src/spi/index.js';
 import type { TestEnv } from './env.js';
 
 /**

@@ -1,5 +1,5 @@
 import { TargetGroup, type TargetGroupOptions } from '../../src/consumers/target-group.js';
-import type { AnyTarget } from '../../src/consumers/target.js';
+import type { AnyTarget } from '../../src/spi/index.js';
 import { Writeback } from '../../src/consumers/writeback.js';
 import { ChangelogProducer } from '../../src/producers/changelog-producer.js';
 import type { ProvisioningResult } from '../../src/schemas/generated.js';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDeadLetters } from '../../src/consumers/dlq.js';
 import { TargetGroup } from '../../src/consumers/target-group.js';
 import { countResults, formatReport, readRunResults } from '../../src/consumers/report.js';
-import type { TargetContext } from '../../src/consumers/target.js';
+import type { TargetContext } from '../../src/spi/index.js';
 import { migrate } from '../../src/mv/migrate.js';
 import { sync } from '../../src/producers/sync.js';
 import type { ProvisioningResult } from '../../src/schemas/generated.js';
@@ -21,6 +21,8 @@ import type { MoodleConfig } from '../../src/targets/moodle/config.js';
 import { courseIdnumber, target } from '../../src/targets/moodle/index.js';
 import { startMoodleSimulator } from '../../src/targets/moodle/simulator/index.js';
 import { moodleConfig, person, targetContext } from '../../src/targets/moodle/test-fixtures.js';
+import { loadConfig } from '../../src/config.js';
+import { loadSimulator } from '../../src/targets/index.js';
 import { Collector, decodeResults, eventually, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { startPipeline, type Pipeline } from '../support/pipeline.js';
 
@@ -62,8 +64,8 @@ describe('Moodle target through the runtime, against the Moodle simulator', () =
     }
     secrets = mkdtempSync(join(tmpdir(), 'tilgang-moodle-'));
     writeFileSync(join(secrets, 'moodle-token'), TOKEN);
-    // The plug-in's own simulator entry point, as `npm start` uses it.
-    sim = await target.simulator!.start({ port: 0, latency: false, token: TOKEN });
+    // The target's own simulator entry point, found by path as `npm start` finds it.
+    sim = await (await loadSimulator('moodle'))!.start({ port: 0, latency: false, token: TOKEN, global: env.cfg });
     ws = new MoodleClient({ url: sim.url, token: TOKEN });
     // Managed courses (all but INF900, which the courses flow has not made yet) and one tilgang does not manage.
     for (const code of [...INF.filter((c) => c !== 'INF900'), 'FOREIGN']) {
@@ -338,7 +340,7 @@ describe('Moodle target applyBatch against the simulator', () => {
     // With the latency model on, the simulator logs every call it served.
     sim = await startMoodleSimulator({ token, latency: { workers: 4 }, profileFields: [{ shortname: 'studentid', name: 'Student id', datatype: 'text', visible: true }] });
     process.env.TILGANG_TEST_MOODLE_TOKEN = token;
-    ctx = targetContext(moodleConfig({ url: sim.url, token: { env: 'TILGANG_TEST_MOODLE_TOKEN' } }));
+    ctx = targetContext(moodleConfig({ url: sim.url, token: { env: 'TILGANG_TEST_MOODLE_TOKEN' } }), loadConfig('tilgang.example.yaml'));
   });
   afterAll(async () => sim?.close());
 

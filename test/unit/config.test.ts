@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, readSecret, resolvedSecrets } from '../../src/config.js';
-import { scrubMessage } from '../../src/consumers/redact.js';
+import { scrubMessage } from '../../src/lib/redact.js';
 
 describe('configuration', () => {
   it('the checked-in example is valid and fills the defaults', () => {

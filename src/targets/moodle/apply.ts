@@ -5,8 +5,7 @@
  * whole batch): a refused batch is split in halves until the bad item stands alone, so one bad
  * person does not fail the others. update_users commits per user and reports per-user warnings.
  */
-import { TerminalError } from '../../consumers/errors.js';
-import type { BatchItem, OperationResult } from '../../consumers/target.js';
+import { TerminalError, type BatchItem, type OperationResult } from '../../spi/index.js';
 import { chunks, mapLimit } from '../../lib/concurrency.js';
 import { bisect } from './batcher.js';
 import { MoodleError, type MoodleCreatedUser, type MoodleUpdateResult } from './client.js';

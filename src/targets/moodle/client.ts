@@ -14,7 +14,7 @@
  * - The token never appears in an error message or a log line.
  */
 import { Agent, request, type Dispatcher } from 'undici';
-import { TransientError } from '../../consumers/errors.js';
+import { TransientError } from '../../spi/index.js';
 import { log } from '../../lib/log.js';
 
 export type MoodleParamValue =

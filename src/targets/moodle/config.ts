@@ -1,10 +1,6 @@
 import { z } from 'zod';
-import { A } from '../../directory/attributes.js';
+import { A, entitlementRules, secret, simulatorSettings } from '../../spi/index.js';
 
-const secret = z.union([
-  z.object({ env: z.string().min(1) }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-]).describe('a secret: { env: VAR } or { file: path }');
 
 /** The Moodle user fields tilgang can match an existing account by, in the order given. */
 export const MATCH_FIELDS = ['username', 'idnumber', 'email'] as const;
@@ -63,16 +59,8 @@ export const MoodleConfig = z.object({
   /** How long a course's Moodle id is remembered. A course not found is never remembered. */
   courseCacheSeconds: z.number().int().min(0).default(600),
   /** For `npm start` / `tilgang sim moodle`: where the simulator listens. */
-  simulator: z.object({
-    port: z.number().int().min(0).max(65535),
-    latency: z.boolean().default(false),
-    state: z.string().optional(),
-  }).strict().optional(),
-  entitlement: z.object({
-    affiliations: z.array(z.string()).default(['employee', 'student', 'affiliate']),
-    roles: z.array(z.string()).default([]),
-    request: z.string().optional().default('moodle'),
-  }).strict().prefault({}),
+  simulator: simulatorSettings.optional(),
+  entitlement: entitlementRules({ affiliations: ['employee', 'student', 'affiliate'], request: 'moodle' }),
 }).strict();
 
 export type MoodleConfig = z.infer<typeof MoodleConfig>;

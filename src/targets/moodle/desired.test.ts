@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TerminalError } from '../../consumers/errors.js';
+import { TerminalError } from '../../spi/index.js';
 import { courseIdnumber, isManagedCourse, parseCourseIdnumber } from './course-id.js';
 import { desired, identity } from './desired.js';
 import { enrolment, moodleConfig, person } from './test-fixtures.js';

@@ -3,9 +3,7 @@
  * Moodle fields below are ever built, so nothing else from the directory (national id, HR id,
  * manager, roles...) can reach Moodle.
  */
-import { TerminalError } from '../../consumers/errors.js';
-import type { PersonContext } from '../../consumers/target.js';
-import { first } from '../../directory/client.js';
+import { first, TerminalError, type PersonContext } from '../../spi/index.js';
 import type { MoodleConfig } from './config.js';
 import { courseIdnumber } from './course-id.js';
 

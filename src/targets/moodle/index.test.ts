@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config.js';
 import { MoodleConfig } from './config.js';
-import { simulatorToken, target } from './index.js';
+import { target } from './index.js';
+import { simulatorToken } from './simulator.js';
 
 describe('the Moodle target plug-in', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tilgang-moodle-token-'));

@@ -7,64 +7,26 @@
  *   plan     pure: create / update / enable / disable / enrol / unenrol (plan.ts)
  *   apply    batched across people, a refused batch bisected (apply.ts)
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { loadConfig, readSecret, type Secret } from '../../config.js';
-import type { Target } from '../../consumers/target.js';
+import { readSecret, type Target } from '../../spi/index.js';
 import { applyBatch } from './apply.js';
 import { MoodleClient, MoodleError, type MoodleSiteInfo } from './client.js';
 import { MoodleConfig } from './config.js';
 import { desired, identity, type Desired } from './desired.js';
-import { planMoodle } from './plan.js';
+import { MOODLE_OPERATIONS, planMoodle, type MoodleKind } from './plan.js';
 import { MoodleSession, readActual } from './read.js';
-import { startMoodleSimulator } from './simulator/index.js';
 import type { Actual, Payload } from './types.js';
 
 export { courseIdnumber, parseCourseIdnumber, isManagedCourse } from './course-id.js';
 export { MoodleConfig } from './config.js';
 export { MoodleSession } from './read.js';
 
-/** Where the token lives when the configuration names none (the local stack's secrets directory). */
-export const DEFAULT_TOKEN_FILE = '.tilgang/secrets/moodle-token';
-
 /** The functions the target calls; the token's service must allow each. */
 const NEEDED = ['core_user_get_users_by_field', 'core_user_create_users', 'core_user_update_users', 'core_enrol_get_users_courses',
   'enrol_manual_enrol_users', 'enrol_manual_unenrol_users', 'core_course_get_courses_by_field'];
 
-/** The moodle block of the configuration tilgang runs with (TILGANG_CONFIG, tilgang.yaml or the example), if any. */
-function configuredBlock(): { token: Secret; profileField: string | null } {
-  try {
-    const block = loadConfig().targets.moodle as { token?: Secret; heldBy?: { studentIdField?: string | null } } | undefined;
-    return { token: block?.token ?? { file: DEFAULT_TOKEN_FILE }, profileField: block?.heldBy?.studentIdField ?? null };
-  } catch {
-    // No configuration file: the default token file.
-    return { token: { file: DEFAULT_TOKEN_FILE }, profileField: null };
-  }
-}
-
-/**
- * The token the simulator must accept: the one tilgang is configured with. A token file that does
- * not exist yet is created with a random token (32 hex digits, as Moodle makes them), so
- * `npm start` works on a fresh checkout and tilgang and the simulator agree.
- */
-export function simulatorToken(secret: Secret = configuredBlock().token): string {
-  if ('env' in secret) return readSecret(secret, 'targets.moodle.token');
-  const p = resolve(secret.file);
-  if (!existsSync(p)) {
-    mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
-    try {
-      // 'wx': if tilgang or another simulator wrote it first, keep theirs.
-      writeFileSync(p, randomBytes(16).toString('hex'), { mode: 0o600, flag: 'wx' });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-  }
-  return readFileSync(p, 'utf8').trim();
-}
-
-export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSession> = {
+export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSession, MoodleKind> = {
   name: 'moodle',
+  operations: MOODLE_OPERATIONS,
   config: MoodleConfig,
 
   essential: (cfg) => [cfg.attributes.username, cfg.attributes.firstname, cfg.attributes.lastname, cfg.attributes.email],
@@ -111,17 +73,5 @@ export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSessio
 
   async applyBatch(items, s) {
     return applyBatch(items, s);
-  },
-
-  simulator: {
-    async start({ port, stateFile, latency, token }) {
-      const block = configuredBlock();
-      const sim = await startMoodleSimulator({
-        port, stateFile, latency, token: token ?? simulatorToken(block.token),
-        // The site defines the profile field tilgang sends the student id in.
-        profileFields: block.profileField ? [{ shortname: block.profileField, name: 'Student id', datatype: 'text', visible: true }] : [],
-      });
-      return { url: sim.url, close: () => sim.close() };
-    },
   },
 };

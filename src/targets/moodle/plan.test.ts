@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TerminalError } from '../../consumers/errors.js';
+import { TerminalError } from '../../spi/index.js';
 import { desired } from './desired.js';
 import { planMoodle } from './plan.js';
 import { matchAccount } from './read.js';

@@ -2,13 +2,15 @@
  * Pure: desired vs. actual → operations, the seed's "match and update Moodle" and "enroll in
  * courses" steps as data.
  */
-import type { Operation, Plan } from '../../consumers/target.js';
-import type { AttributeChange } from '../../schemas/generated.js';
+import type { AttributeChange, Operation, OperationDeclarations, Plan } from '../../spi/index.js';
 import type { MoodleConfig } from './config.js';
 import type { Desired, DesiredEnrolment, DesiredUser } from './desired.js';
 import type { Actual, MoodleAccount, Payload, UserUpdate } from './types.js';
 
-export type MoodleOperation = Operation<Payload>;
+/** The operations Moodle plans beyond the core's, and the run-report counters they add. */
+export const MOODLE_OPERATIONS = { kinds: ['enrol', 'unenrol'], counters: ['coursesAdded', 'coursesRemoved'] } as const satisfies OperationDeclarations;
+export type MoodleKind = (typeof MOODLE_OPERATIONS.kinds)[number];
+export type MoodleOperation = Operation<Payload, MoodleKind>;
 
 const ALWAYS_SENSITIVE = /password|pwd|secret|token|nationalid|fnr|ssno/i;
 const REDACTED = '[redacted]';
@@ -131,7 +133,7 @@ const waitingReason = (waiting: DesiredEnrolment[]) =>
  * entitled (destructive), unsuspend when entitled again; never delete. A suspended person's
  * enrolments are left as they are (their course history stays).
  */
-export function planMoodle(desired: Desired | null, actual: Actual, cfg: MoodleConfig, sensitive: readonly string[]): Plan<Payload> {
+export function planMoodle(desired: Desired | null, actual: Actual, cfg: MoodleConfig, sensitive: readonly string[]): Plan<Payload, MoodleKind> {
   const a = actual.account;
   if (!a) {
     if (!desired) return { operations: [], skipReason: 'not entitled to Moodle and no Moodle account' };

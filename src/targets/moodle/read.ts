@@ -2,8 +2,7 @@
  * Reading Moodle: accounts by username/idnumber/email (coalesced into batched calls), a user's
  * enrolments, and the Moodle ids of managed courses (cached).
  */
-import { TerminalError } from '../../consumers/errors.js';
-import type { PersonContext } from '../../consumers/target.js';
+import { TerminalError, type PersonContext } from '../../spi/index.js';
 import { Batcher } from './batcher.js';
 import type { MoodleClient, MoodleCoursesResult, MoodleUser, MoodleUserCourse } from './client.js';
 import type { MatchField, MoodleConfig } from './config.js';

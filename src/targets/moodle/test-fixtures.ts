@@ -1,9 +1,6 @@
 /** Builders for the Moodle target's table tests and the benchmark: a person as the runtime hands it over. */
-import type { PersonContext, TargetContext } from '../../consumers/target.js';
-import { loadConfig, type Config } from '../../config.js';
+import type { Enrolment, GlobalConfig, MvPerson, OrgUnit, PersonChanged, PersonContext, TargetContext } from '../../spi/index.js';
 import { child } from '../../lib/log.js';
-import type { Enrolment, MvPerson, OrgUnit } from '../../mv/person.js';
-import type { PersonChanged } from '../../schemas/generated.js';
 import { MoodleConfig, type MoodleConfigInput } from './config.js';
 import type { MoodleAccount } from './types.js';
 
@@ -51,6 +48,6 @@ export function account(over: Partial<MoodleAccount> = {}): MoodleAccount {
   };
 }
 
-export function targetContext(config: MoodleConfig, global: Config = loadConfig('tilgang.example.yaml')): TargetContext<MoodleConfig> {
+export function targetContext(config: MoodleConfig, global: GlobalConfig): TargetContext<MoodleConfig> {
   return { config, global, log: child({ component: 'moodle-test' }) };
 }

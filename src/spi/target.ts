@@ -1,14 +1,17 @@
-import type { ZodType } from 'zod';
-import type { PersonRecord } from '../directory/client.js';
-import type { MvPerson } from '../mv/person.js';
-import type { AttributeChange, OperationOutcome, PersonChanged } from '../schemas/generated.js';
 import type { Logger } from 'pino';
+import type { ZodType } from 'zod';
 import type { Config } from '../config.js';
+import type { EntitlementRules } from './config.js';
+import type { OperationDeclarations, OperationKind } from './operations.js';
+import type { AttributeChange, MvPerson, OperationOutcome, PersonChanged, PersonRecord } from './person.js';
+
+/** tilgang's whole configuration, as a target sees it (e.g. the directory's sensitive attributes). */
+export type GlobalConfig = Config;
 
 /** One step of a plan. Data only: printed by `explain`, published in the result, handed to apply. */
-export interface Operation<P = unknown> {
-  /** create, update, enable, disable, rename, move, enrol, unenrol, ... */
-  kind: string;
+export interface Operation<P = unknown, K extends string = string> {
+  /** A core kind (create, update, rename, move, enable, disable) or one the target declares (enrol, unenrol). */
+  kind: OperationKind<K>;
   /** Attribute diff (sensitive values are redacted before the plan leaves the target). */
   changes?: AttributeChange[];
   /** A short human line: "enrol in INF100-2026-HØST as student". */
@@ -17,7 +20,7 @@ export interface Operation<P = unknown> {
   payload?: P;
   /** Disables and removals: counted by the mass-change guard. */
   destructive?: boolean;
-  /** Target-specific counter for the run report, e.g. coursesAdded. */
+  /** Target-specific counter for the run report, e.g. coursesAdded; declared in `Target.operations`. */
   counter?: string;
 }
 
@@ -47,34 +50,28 @@ export interface TargetContext<C> {
   log: Logger;
 }
 
-/** Entitlement rules, the same shape for every target: birthright or a granted request. */
-export interface EntitlementRules {
-  affiliations: string[];
-  roles: string[];
-  /** The value in idautoRequestAssociations that grants this target. */
-  request?: string;
-}
-
-export interface Plan<P = unknown> {
-  operations: Operation<P>[];
+export interface Plan<P = unknown, K extends string = string> {
+  operations: Operation<P, K>[];
   /** Set when there is nothing to do and why (e.g. "not entitled and no account"). */
   skipReason?: string;
   accountId?: string;
 }
 
-export interface BatchItem<D, A, P> {
+export interface BatchItem<D, A, P, K extends string = string> {
   person: PersonContext;
   desired: D | null;
   actual: A;
-  plan: Plan<P>;
+  plan: Plan<P, K>;
 }
 
 /**
  * A target plug-in: small documented capabilities the generic runtime calls in a fixed order
  * (event → read → plan → apply → result). Nothing outside `src/targets/<name>/` names a target.
  */
-export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Client = unknown> {
+export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Client = unknown, K extends string = string> {
   name: string;
+  /** The operation kinds beyond the core's this target plans, and the counters they report. */
+  operations?: OperationDeclarations<K>;
   /** Validated at start; errors name the field. Must include `entitlement`. */
   config: ZodType<C & { entitlement: EntitlementRules }>;
   /** Directory attributes without which a person is skipped (the seed's "essential attributes"). */
@@ -91,14 +88,21 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
    */
   actual(person: PersonContext, desired: D | null, client: Client, ctx: TargetContext<C>): Promise<A>;
   /** Pure: operations as data. */
-  plan(desired: D | null, actual: A, person: PersonContext, ctx: TargetContext<C>): Plan<P>;
+  plan(desired: D | null, actual: A, person: PersonContext, ctx: TargetContext<C>): Plan<P, K>;
   /** Talks to the system; one result per operation, in order. Throws TransientError to be retried. */
-  apply(plan: Plan<P>, client: Client, ctx: TargetContext<C>, person: PersonContext): Promise<OperationResult[]>;
+  apply(plan: Plan<P, K>, client: Client, ctx: TargetContext<C>, person: PersonContext): Promise<OperationResult[]>;
   /** Optional: many people's plans in few calls. Results per item, per operation. */
-  applyBatch?(items: BatchItem<D, A, P>[], client: Client, ctx: TargetContext<C>): Promise<OperationResult[][]>;
-  /** Optional: an HTTP simulator of the system, for `tilgang sim <name>`. */
-  simulator?: { start(args: { port: number; stateFile?: string; latency: boolean; token?: string }): Promise<{ url: string; close(): Promise<void> }> };
+  applyBatch?(items: BatchItem<D, A, P, K>[], client: Client, ctx: TargetContext<C>): Promise<OperationResult[][]>;
+}
+
+/**
+ * An HTTP simulator of a target's system, for `tilgang sim <name>`, `npm start` and the tests.
+ * Never part of the Target: it lives in `src/targets/<name>/simulator.ts` (exporting `simulator`)
+ * and is imported only when asked for, so production never loads it.
+ */
+export interface TargetSimulator {
+  start(args: { port: number; stateFile?: string; latency: boolean; token?: string; global?: GlobalConfig }): Promise<{ url: string; close(): Promise<void> }>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyTarget = Target<any, any, any, any, any>;
+export type AnyTarget = Target<any, any, any, any, any, any>;
