@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { Directory } from '../directory/client.js';
 import { log } from '../lib/log.js';
-import { startRoles } from '../run.js';
+import { startRoles, type Running } from '../run.js';
 import { up } from '../stack/index.js';
 import { dir } from '../stack/process.js';
 import { simulatorSettings } from '../spi/index.js';
@@ -17,6 +17,24 @@ async function hasPeople(cfg: Config): Promise<boolean> {
   } finally {
     await d.close();
   }
+}
+
+/** What the demo reports: the producer's events, each target's results and dead letters, the writeback's writes. */
+export function statusLine(r: Pick<Running, 'producer' | 'groups' | 'writeback'>): string {
+  const p = r.producer?.stats;
+  const groups = r.groups.map((g) => `${g.target.name}: ${g.counts.results} results, ${g.counts.dlq} dead-lettered`).join('; ');
+  return `producer: ${p?.published ?? 0} events (cookie ${p?.cookie ?? '-'}); ${groups || 'no target groups'}; writeback: ${r.writeback?.counts.writes ?? 0} status writes`;
+}
+
+/** A check to call as often as wanted: it prints the line only when it differs from the last one printed. */
+export function onChange(line: () => string, print: (line: string) => void): () => void {
+  let last: string | undefined;
+  return () => {
+    const now = line();
+    if (now === last) return;
+    last = now;
+    print(now);
+  };
 }
 
 /**
@@ -52,11 +70,8 @@ export async function runDemo(cfg: Config, o: { persons: number; reseed?: boolea
 
   const r = await startRoles(cfg, 'all');
   console.log(`running: producer, ${targets.map((t) => `target ${t.name}`).join(', ') || 'no targets'}, writeback; metrics on :${cfg.runtime.metricsPort}/metrics. Ctrl-C stops.`);
-  const tick = setInterval(() => {
-    const p = r.producer?.stats;
-    const groups = r.groups.map((g) => `${g.target.name}: ${g.counts.results} results, ${g.counts.dlq} dead-lettered`).join('; ');
-    console.log(`[${new Date().toISOString().slice(11, 19)}] producer: ${p?.published ?? 0} events (cookie ${p?.cookie ?? '-'}); ${groups || 'no target groups'}; writeback: ${r.writeback?.counts.writes ?? 0} status writes`);
-  }, 5000);
+  const status = onChange(() => statusLine(r), (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`));
+  const tick = setInterval(status, 1000);
 
   const stop = async () => {
     clearInterval(tick);
