@@ -2,7 +2,7 @@ import { pino, type Logger } from 'pino';
 import { resolvedSecrets } from '../config.js';
 
 // JSON lines for machines; pretty only when a person is watching a terminal.
-const pretty = process.stdout.isTTY && !process.env.CI && process.env.TILGANG_LOG_FORMAT !== 'json';
+const pretty = process.stderr.isTTY && !process.env.CI && process.env.TILGANG_LOG_FORMAT !== 'json';
 
 /** Secrets shorter than this are not scrubbed: they would blank out ordinary words. */
 const MIN_SECRET = 4;
@@ -38,8 +38,9 @@ export const log: Logger = pino({
       return method.apply(this, args);
     },
   },
-  ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss' } } } : {}),
-});
+  // Logs go to stderr: stdout is what a command prints for its user.
+  ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', destination: 2 } } } : {}),
+}, pretty ? undefined : pino.destination({ dest: 2, sync: true }));
 
 export function child(bindings: Record<string, unknown>): Logger {
   return log.child(bindings);
