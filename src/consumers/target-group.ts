@@ -13,6 +13,7 @@ import { MvReader } from '../mv/person.js';
 import { EventCodec } from '../schemas/codec.js';
 import type { PersonChanged, ProvisioningResult } from '../schemas/generated.js';
 import { sleep } from '../stack/process.js';
+import { checkTarget } from './check.js';
 import { dlqMessage, dlqTopic } from './dlq.js';
 import { isTransient, TransientError } from '../spi/index.js';
 import { MassChangeGuard, type GuardSettings } from './guard.js';
@@ -109,7 +110,9 @@ export class TargetGroup {
   async start(): Promise<void> {
     const config = TargetGroup.targetConfig(this.cfg, this.target);
     const ctx: TargetContext<any> = { config, global: this.cfg, log: this.log };
-    this.client = await this.target.connect(ctx);
+    const client = await this.target.connect(ctx);
+    await checkTarget(this.target, client, ctx);
+    this.client = client;
     this.directory = await Directory.connect(this.cfg, { peopleDn: this.opts.peopleDn });
     this.mv = new MvReader(this.cfg.mv.url, this.cfg.mv.schema);
     this.guard = new MassChangeGuard(this.mv.pool, this.cfg.runtime.stateSchema);

@@ -44,6 +44,14 @@ export interface PersonContext {
   provisioned: boolean;
 }
 
+/** What a target's start check found. Never a secret. */
+export interface CheckReport {
+  /** Worth one log line: the site, its release, the account tilgang acts as. */
+  facts?: Record<string, string | number | boolean | undefined>;
+  /** Problems that do not stop the target (a function only some operations need is not allowed). */
+  warnings?: string[];
+}
+
 export interface TargetContext<C> {
   config: C;
   global: Config;
@@ -76,8 +84,15 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
   config: ZodType<C & { entitlement: EntitlementRules }>;
   /** Directory attributes without which a person is skipped (the seed's "essential attributes"). */
   essential(config: C): string[];
-  /** Opens the connection to the system (HTTP agent, LDAP bind, session token...). */
+  /** Opens the connection to the system (HTTP agent, LDAP bind, session token...); checks nothing. */
   connect(ctx: TargetContext<C>): Promise<Client>;
+  /**
+   * Optional, run once at start after connect: what the configuration promises and connect cannot
+   * see (credentials valid, functions allowed, a template course present). Throw TerminalError when
+   * the target cannot work so (a refused credential): the worker does not start. Any other failure
+   * (the system is down now) is logged and the worker starts; its events are retried.
+   */
+  check?(client: Client, ctx: TargetContext<C>): Promise<CheckReport>;
   close?(client: Client): Promise<void>;
   /** Pure: what the account should be; null when the person is not entitled. */
   desired(person: PersonContext, ctx: TargetContext<C>): D | null;

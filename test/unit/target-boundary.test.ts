@@ -3,7 +3,7 @@
  * src/spi/, src/lib/, their own folder and npm packages, nothing of the runtime, the producer or
  * another target. (src/targets/index.ts is the runtime's loader, not a target.)
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -38,7 +38,31 @@ function targetFiles(dir = TARGETS): string[] {
   });
 }
 
+/** Every file of the target's folder that `entry` loads, following relative imports. */
+function loadedFrom(entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file) || !existsSync(file)) return;
+    seen.add(file);
+    for (const s of specifiers(readFileSync(file, 'utf8'))) if (s.startsWith('.')) visit(resolve(dirname(file), s).replace(/\.js$/, '.ts'));
+  };
+  visit(entry);
+  return [...seen].map((f) => relative(ROOT, f).split(sep).join('/'));
+}
+
 describe('the target boundary', () => {
+  it('production never loads simulator code: a target\'s index.ts reaches neither simulator.ts nor simulator/', () => {
+    const names = readdirSync(TARGETS, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) {
+      const loaded = loadedFrom(join(TARGETS, name, 'index.ts'));
+      expect(loaded.length, name).toBeGreaterThan(1);
+      expect(loaded.filter((f) => f.startsWith(`src/targets/${name}/simulator`)), name).toEqual([]);
+    }
+    // The walk does find a simulator where one is imported.
+    expect(loadedFrom(join(TARGETS, 'moodle', 'simulator.ts'))).toContain('src/targets/moodle/simulator/index.ts');
+  });
+
   it('no file under src/targets/ imports the runtime, the producer, another target or other core code', () => {
     const files = targetFiles();
     expect(files.length).toBeGreaterThan(10);

@@ -4,8 +4,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config.js';
 import { MoodleConfig } from './config.js';
+import { isTransient, TerminalError } from '../../spi/index.js';
 import { target } from './index.js';
 import { simulatorToken } from './simulator.js';
+import { startMoodleSimulator } from './simulator/index.js';
+import { moodleConfig, targetContext } from './test-fixtures.js';
 
 describe('the Moodle target plug-in', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tilgang-moodle-token-'));
@@ -33,5 +36,54 @@ describe('the Moodle target plug-in', () => {
     const r = MoodleConfig.safeParse({ url: 'not a url', token: { file: 'x' }, match: ['phone'] });
     expect(r.success).toBe(false);
     expect(r.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['match.0', 'url']);
+  });
+});
+
+describe('the Moodle target\'s start check', () => {
+  const TOKEN = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+  const sims: { close(): Promise<void> }[] = [];
+  afterAll(async () => { for (const s of sims) await s.close(); });
+
+  async function checkAgainst(opts: { serviceFunctions?: string[]; token?: string; url?: string }) {
+    let url = opts.url;
+    if (!url) {
+      const sim = await startMoodleSimulator({ token: TOKEN, seed: 'minimal', serviceFunctions: opts.serviceFunctions });
+      sims.push(sim);
+      url = sim.url;
+    }
+    process.env.TILGANG_TEST_CHECK_TOKEN = opts.token ?? TOKEN;
+    const ctx = targetContext(moodleConfig({ url, token: { env: 'TILGANG_TEST_CHECK_TOKEN' } }), loadConfig('tilgang.example.yaml'));
+    const s = await target.connect(ctx);
+    try {
+      return await target.check!(s, ctx);
+    } finally {
+      await target.close!(s);
+    }
+  }
+
+  it('passes with the token\'s site, release and user, and warns of nothing when every function is allowed', async () => {
+    const r = await checkAgainst({});
+    expect(r.warnings).toEqual([]);
+    expect(r.facts).toMatchObject({ user: expect.any(String), site: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+    expect(JSON.stringify(r)).not.toContain(TOKEN);
+  });
+
+  it('warns naming the functions the token\'s service does not allow', async () => {
+    const r = await checkAgainst({ serviceFunctions: ['core_webservice_get_site_info', 'core_user_get_users_by_field', 'core_user_create_users',
+      'core_user_update_users', 'core_enrol_get_users_courses', 'enrol_manual_enrol_users', 'core_course_get_courses_by_field'] });
+    expect(r.warnings).toEqual(['the Moodle token\'s service lacks functions the target calls: enrol_manual_unenrol_users']);
+  });
+
+  it('refuses to start with a token Moodle refuses, naming the field and not the token', async () => {
+    const e = await checkAgainst({ token: 'feedbeeffeedbeeffeedbeeffeedbeef' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TerminalError);
+    expect((e as TerminalError).message).toMatch(/^targets\.moodle: Moodle at .* refused the token: invalidtoken/);
+    expect((e as TerminalError).field).toBe('token');
+    expect((e as Error).message).not.toContain('feedbeef');
+  });
+
+  it('a Moodle that does not answer is not a refusal: the error is transient', async () => {
+    const e = await checkAgainst({ url: 'http://127.0.0.1:1' }).catch((x: unknown) => x);
+    expect(isTransient(e)).toBe(true);
   });
 });

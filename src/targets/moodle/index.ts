@@ -7,7 +7,7 @@
  *   plan     pure: create / update / enable / disable / enrol / unenrol (plan.ts)
  *   apply    batched across people, a refused batch bisected (apply.ts)
  */
-import { readSecret, type Target } from '../../spi/index.js';
+import { readSecret, TerminalError, type Target } from '../../spi/index.js';
 import { applyBatch } from './apply.js';
 import { MoodleClient, MoodleError, type MoodleSiteInfo } from './client.js';
 import { MoodleConfig } from './config.js';
@@ -31,23 +31,26 @@ export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSessio
 
   essential: (cfg) => [cfg.attributes.username, cfg.attributes.firstname, cfg.attributes.lastname, cfg.attributes.email],
 
-  async connect({ config, log }) {
+  async connect({ config }) {
     const ws = new MoodleClient({ url: config.url, token: readSecret(config.token, 'targets.moodle.token'), connections: config.connections, timeoutMs: config.timeoutMs });
-    try {
-      const info = await ws.call<MoodleSiteInfo>('core_webservice_get_site_info');
-      const have = new Set(info.functions.map((f) => f.name));
-      const missing = NEEDED.filter((f) => !have.has(f));
-      if (missing.length) log.warn({ missing }, 'the Moodle token\'s service lacks functions the target calls');
-      log.info({ site: info.siteurl, release: info.release, user: info.username }, 'connected to Moodle');
-    } catch (e) {
-      // A wrong token or URL is a configuration error; a Moodle that is down now may be up by the first event.
-      if (e instanceof MoodleError) {
-        await ws.close();
-        throw new Error(`targets.moodle: Moodle at ${config.url} refused the token: ${e.errorcode}: ${e.message}`);
-      }
-      log.warn({ err: (e as Error).message }, 'Moodle is not reachable yet; events will be retried');
-    }
     return new MoodleSession(ws, config);
+  },
+
+  async check(s, { config }) {
+    let info: MoodleSiteInfo;
+    try {
+      info = await s.ws.call<MoodleSiteInfo>('core_webservice_get_site_info');
+    } catch (e) {
+      // A wrong token is a configuration error; a Moodle that is down now may be up by the first event.
+      if (e instanceof MoodleError) throw new TerminalError(`targets.moodle: Moodle at ${config.url} refused the token: ${e.errorcode}: ${e.message}`, 'check', 'token');
+      throw e;
+    }
+    const have = new Set(info.functions.map((f) => f.name));
+    const missing = NEEDED.filter((f) => !have.has(f));
+    return {
+      facts: { site: info.siteurl, release: info.release, user: info.username },
+      warnings: missing.length ? [`the Moodle token's service lacks functions the target calls: ${missing.join(', ')}`] : [],
+    };
   },
 
   async close(s) {
