@@ -99,7 +99,7 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
   /**
    * Read: what the account is. More than one match is a TerminalError naming the accounts. The
    * runtime reads a wave of people at once; a target whose system answers many keys per call
-   * coalesces these reads itself (see the Moodle target's batcher).
+   * coalesces these reads itself (Batcher in src/lib/batching.ts).
    */
   actual(person: PersonContext, desired: D | null, client: Client, ctx: TargetContext<C>): Promise<A>;
   /** Pure: operations as data. */

@@ -6,8 +6,7 @@
  * person does not fail the others. update_users commits per user and reports per-user warnings.
  */
 import { TerminalError, type BatchItem, type OperationResult } from '../../spi/index.js';
-import { chunks, mapLimit } from '../../lib/concurrency.js';
-import { bisect } from './batcher.js';
+import { sendInBatches } from '../../lib/batching.js';
 import { MoodleError, type MoodleCreatedUser, type MoodleUpdateResult } from './client.js';
 import type { Desired } from './desired.js';
 import type { MoodleSession } from './read.js';
@@ -76,10 +75,8 @@ export async function applyBatch(items: Item[], s: MoodleSession): Promise<Opera
   });
 
   const sendBatches = async <T>(list: T[], send: (batch: T[]) => Promise<void>, onRefused: (t: T, e: unknown) => void) => {
-    await mapLimit(chunks(list, cfg.batchSize), cfg.connections, async (batch) => {
-      const refusals = await bisect(batch, send, refused).catch(siteError);
-      refusals.forEach((e, k) => { if (e !== undefined) onRefused(batch[k]!, e); });
-    });
+    const refusals = await sendInBatches(list, { size: cfg.batchSize, concurrency: cfg.connections, send, refused }).catch(siteError);
+    for (const r of refusals) onRefused(r.item, r.error);
   };
 
   const runUpdates = () => sendBatches(updates, async (batch) => {

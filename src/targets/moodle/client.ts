@@ -1,5 +1,5 @@
 /**
- * A thin Moodle web-service (REST) client over undici.
+ * A thin Moodle web-service (REST) client over the shared HTTP client (src/lib/http.ts).
  *
  * - POST `{url}/webservice/rest/server.php`, form-encoded, `moodlewsrestformat=json`; the token
  *   travels in the body, never in a URL.
@@ -7,15 +7,15 @@
  *   booleans as 1/0, null/undefined left out. An empty list cannot be expressed in a PHP form: it is
  *   absent, and Moodle answers `invalidparameter` (missing key) — do not call with empty batches.
  * - Moodle answers errors with HTTP 200 and `{exception, errorcode, message[, debuginfo]}`: that is a
- *   {@link MoodleError}. Network failures, timeouts, HTTP 408/425/429/5xx, unparseable bodies
- *   (a proxy's or PHP's HTML error page) and maintenance mode are a {@link MoodleTransientError}
- *   (a TransientError: the runtime retries it).
- * - One keep-alive undici Agent per client, `connections` sockets at most.
+ *   {@link MoodleError}. What the HTTP client calls transient (network failures, timeouts, HTTP
+ *   408/425/429/5xx), unparseable bodies (a proxy's or PHP's HTML error page) and maintenance mode
+ *   are a {@link MoodleTransientError} (a TransientError: the runtime retries it).
  * - The token never appears in an error message or a log line.
  */
-import { Agent, request, type Dispatcher } from 'undici';
-import { TransientError } from '../../spi/index.js';
+import type { Dispatcher } from 'undici';
+import { HttpClient, HttpStatusError, HttpTransientError, type HttpResponse } from '../../lib/http.js';
 import { log } from '../../lib/log.js';
+import { TransientError } from '../../spi/index.js';
 
 export type MoodleParamValue =
   | string | number | boolean | null | undefined
@@ -87,35 +87,17 @@ export function flattenParams(params: MoodleParams): [string, string][] {
 
 /** Moodle error codes that mean "not now" rather than "not this". */
 const TRANSIENT_ERRORCODES = new Set(['sitemaintenance', 'dbconnectionfailed']);
-const TRANSIENT_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
-
-function retryAfterMs(header: string | string[] | undefined): number | undefined {
-  const v = Array.isArray(header) ? header[0] : header;
-  if (!v) return undefined;
-  const secs = Number(v);
-  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 export class MoodleClient {
-  private readonly endpoint: string;
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  private readonly http: HttpClient;
   private readonly token: string;
-  private readonly timeoutMs: number;
 
   constructor(opts: MoodleClientOptions) {
     if (!opts.token) throw new Error('Moodle client: a token is required');
-    this.endpoint = `${opts.url.replace(/\/+$/, '')}/webservice/rest/server.php`;
     this.token = opts.token;
-    this.timeoutMs = opts.timeoutMs ?? 120_000;
-    this.ownsDispatcher = !opts.dispatcher;
-    this.dispatcher = opts.dispatcher ?? new Agent({
-      connections: opts.connections ?? 4,
-      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
+    this.http = new HttpClient({
+      baseUrl: opts.url, name: 'Moodle', secrets: [opts.token], connections: opts.connections ?? 4, timeoutMs: opts.timeoutMs ?? 120_000,
+      keepAliveTimeoutMs: opts.keepAliveTimeoutMs, dispatcher: opts.dispatcher, log: log.child({ component: 'moodle' }),
     });
   }
 
@@ -131,70 +113,43 @@ export class MoodleClient {
     form.append('wsfunction', wsfunction);
     form.append('moodlewsrestformat', 'json');
     for (const [k, v] of flattenParams(params)) form.append(k, v);
-    const started = performance.now();
 
-    let status: number;
-    let text: string;
-    let headers: Record<string, string | string[] | undefined>;
+    let res: HttpResponse;
     try {
-      const res = await request(this.endpoint, {
-        method: 'POST',
-        dispatcher: this.dispatcher,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: form.toString(),
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      status = res.statusCode;
-      headers = res.headers;
-      text = await res.body.text();
+      res = await this.http.request({ method: 'POST', path: '/webservice/rest/server.php', form, label: wsfunction, signal: options.signal });
     } catch (e) {
-      const err = e as { code?: string; name?: string; message?: string };
-      if (err.name === 'AbortError') throw e;
-      const code = err.code ?? err.name ?? 'network';
-      log.warn({ wsfunction, code, ms: Math.round(performance.now() - started) }, 'moodle: request failed');
-      throw new MoodleTransientError(
-        this.redact(`Moodle ${wsfunction}: ${code} (${err.message ?? 'network error'})`), wsfunction, code);
-    }
-    const ms = Math.round(performance.now() - started);
-
-    if (TRANSIENT_STATUS.has(status)) {
-      log.warn({ wsfunction, status, ms }, 'moodle: transient HTTP status');
-      throw new MoodleTransientError(`Moodle ${wsfunction}: HTTP ${status}`, wsfunction, `http_${status}`, status,
-        retryAfterMs(headers['retry-after']));
-    }
-    if (status < 200 || status >= 300) {
+      if (e instanceof HttpTransientError) throw new MoodleTransientError(this.redact(e.message), wsfunction, e.code, e.status, e.retryAfterMs);
       // 403 with an empty body: web services or the REST protocol are disabled on the site.
-      throw new MoodleError(wsfunction, 'HttpError', `http_${status}`,
-        `Moodle ${wsfunction}: HTTP ${status}${status === 403 ? ' (web services or REST disabled?)' : ''}`);
+      if (e instanceof HttpStatusError) {
+        throw new MoodleError(wsfunction, 'HttpError', e.code, `${e.message}${e.status === 403 ? ' (web services or REST disabled?)' : ''}`);
+      }
+      throw e;
     }
 
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(res.text);
     } catch {
-      log.warn({ wsfunction, status, ms, bytes: text.length }, 'moodle: response is not JSON');
-      throw new MoodleTransientError(`Moodle ${wsfunction}: response is not JSON (${text.length} bytes)`, wsfunction,
-        'invalid_response', status);
+      log.warn({ wsfunction, status: res.status, ms: res.ms, bytes: res.text.length }, 'moodle: response is not JSON');
+      throw new MoodleTransientError(`Moodle ${wsfunction}: response is not JSON (${res.text.length} bytes)`, wsfunction,
+        'invalid_response', res.status);
     }
     if (body !== null && typeof body === 'object' && !Array.isArray(body) && typeof (body as { exception?: unknown }).exception === 'string') {
       const b = body as { exception: string; errorcode?: string; message?: string; debuginfo?: string };
       const errorcode = b.errorcode ?? b.exception;
       const message = this.redact(b.message ?? errorcode);
       const debuginfo = b.debuginfo === undefined ? undefined : this.redact(b.debuginfo);
-      log.debug({ wsfunction, errorcode, ms }, 'moodle: error response');
+      log.debug({ wsfunction, errorcode, ms: res.ms }, 'moodle: error response');
       if (TRANSIENT_ERRORCODES.has(errorcode)) {
-        throw new MoodleTransientError(`Moodle ${wsfunction}: ${errorcode}: ${message}`, wsfunction, errorcode, status);
+        throw new MoodleTransientError(`Moodle ${wsfunction}: ${errorcode}: ${message}`, wsfunction, errorcode, res.status);
       }
       throw new MoodleError(wsfunction, b.exception, errorcode, message, debuginfo);
     }
-    log.debug({ wsfunction, ms }, 'moodle: ok');
     return body as T;
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    await this.http.close();
   }
 }
 

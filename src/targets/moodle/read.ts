@@ -3,7 +3,7 @@
  * enrolments, and the Moodle ids of managed courses (cached).
  */
 import { TerminalError, type PersonContext } from '../../spi/index.js';
-import { Batcher } from './batcher.js';
+import { Batcher } from '../../lib/batching.js';
 import type { MoodleClient, MoodleCoursesResult, MoodleUser, MoodleUserCourse } from './client.js';
 import type { MatchField, MoodleConfig } from './config.js';
 import { isManagedCourse } from './course-id.js';

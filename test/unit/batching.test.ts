@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher, bisect } from './batcher.js';
+import { Batcher, bisect, sendInBatches } from '../../src/lib/batching.js';
 
 class Refused extends Error {}
 
@@ -60,5 +60,43 @@ describe('Batcher', () => {
   it('rejects every load of a failed call', async () => {
     const b = new Batcher<string, number>(async () => { throw new Error('down'); }, 10, () => 0);
     await expect(Promise.all([b.load('x'), b.load('y')])).rejects.toThrow('down');
+  });
+});
+
+describe('sendInBatches', () => {
+  it('sends in batches of size, bisects a refused one, and returns each refused item with its refusal', async () => {
+    const r = receiver(new Set([4, 17]));
+    const refusals = await sendInBatches(Array.from({ length: 25 }, (_, i) => i), { size: 10, concurrency: 2, send: r.send, refused: (e) => e instanceof Refused });
+    expect(refusals.map((x) => x.item).sort((a, b) => a - b)).toEqual([4, 17]);
+    expect(refusals.every((x) => x.error instanceof Refused)).toBe(true);
+    expect(r.accepted.sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i).filter((i) => i !== 4 && i !== 17));
+    expect(Math.max(...r.calls.map((c) => c.length))).toBe(10);
+  });
+
+  it('throws an error that is not a refusal once the batches in flight have settled, and starts no new batch', async () => {
+    const started: number[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let settledAfterThrow = true;
+    const send = async (batch: number[]) => {
+      started.push(batch[0]!);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((res) => setImmediate(res));
+      inFlight--;
+      if (batch[0] === 0) throw new Error('ECONNRESET');
+    };
+    await expect(sendInBatches(Array.from({ length: 50 }, (_, i) => i), { size: 5, concurrency: 2, send, refused: (e) => e instanceof Refused })
+      .finally(() => { settledAfterThrow = inFlight === 0; })).rejects.toThrow('ECONNRESET');
+    expect(settledAfterThrow).toBe(true);
+    expect(maxInFlight).toBe(2);
+    // The first two batches ran together; after the failure at most the batch already started continues, nothing more.
+    expect(started.length).toBeLessThanOrEqual(3);
+  });
+
+  it('sends nothing for no items', async () => {
+    const r = receiver(new Set());
+    expect(await sendInBatches([], { size: 10, concurrency: 2, send: r.send, refused: () => true })).toEqual([]);
+    expect(r.calls).toEqual([]);
   });
 });

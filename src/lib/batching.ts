@@ -1,7 +1,13 @@
 /**
+ * Batching for targets whose systems take many items per call: coalescing single reads into one
+ * call, and sending writes in batches where a refused batch is bisected to find the bad item.
+ */
+import { chunks, mapLimit } from './concurrency.js';
+
+/**
  * Coalesces single-key reads that arrive together into one call of up to `max` keys (the
  * DataLoader idea). The runtime asks for one person at a time, but many at once: their lookups
- * leave in one core_user_get_users_by_field call instead of one call each.
+ * leave in one call instead of one call each.
  */
 export class Batcher<K, V> {
   private queue: { key: K; resolve: (v: V) => void; reject: (e: unknown) => void }[] = [];
@@ -36,7 +42,7 @@ export class Batcher<K, V> {
 }
 
 /**
- * Sends items in one call; when the call is refused as a whole (Moodle rolls back the entire batch
+ * Sends items in one call; when the call is refused as a whole (a system that rolls back the entire batch
  * on one bad item), splits it in halves and tries again, down to single items, so one bad item
  * fails alone. `refused(e)` says which errors mean "this batch was refused" (others propagate:
  * a transient error retries the whole wave). Returns, per item, undefined (sent) or its refusal.
@@ -60,4 +66,36 @@ export async function bisect<T>(items: T[], send: (batch: T[]) => Promise<void>,
   };
   if (items.length) await run(0, items.length);
   return out;
+}
+
+export interface BatchSending<T> {
+  /** Items per call. */
+  size: number;
+  /** Calls in flight at once. */
+  concurrency: number;
+  send: (batch: T[]) => Promise<void>;
+  /** Which errors mean "this batch was refused"; any other error is thrown once every batch has settled. */
+  refused: (e: unknown) => boolean;
+}
+
+/**
+ * Sends `items` in batches of `size`, `concurrency` at once, each bisected on refusal. Returns the
+ * refused items with their refusal; the others were sent. A non-refusal error (transient, or
+ * about the system rather than an item) is thrown after the batches in flight have settled, so a
+ * retry never overlaps calls still running.
+ */
+export async function sendInBatches<T>(items: T[], o: BatchSending<T>): Promise<{ item: T; error: unknown }[]> {
+  const refusals: { item: T; error: unknown }[] = [];
+  let failure: { e: unknown } | undefined;
+  await mapLimit(chunks(items, o.size), o.concurrency, async (batch) => {
+    if (failure) return;
+    try {
+      const out = await bisect(batch, o.send, o.refused);
+      out.forEach((error, k) => { if (error !== undefined) refusals.push({ item: batch[k]!, error }); });
+    } catch (e) {
+      failure ??= { e };
+    }
+  });
+  if (failure) throw failure.e;
+  return refusals;
 }
