@@ -1,11 +1,12 @@
 import type { Admin, Kafka } from 'kafkajs';
+import type { Entry } from 'ldapts';
 import type { Config } from '../config.js';
 import { Directory } from '../directory/client.js';
 import { ensureTopics } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { sleep } from '../stack/process.js';
-import { AccesslogReader, interpret, isSkip, type Skip } from './changelog.js';
+import { AccesslogReader, cookieAfter, entryCsn, interpret, isSkip, type Skip } from './changelog.js';
 import { CookieStore, type ProducerState } from './cookie-store.js';
 import { changeEvent, newRunId, PersonEventPublisher, runEvent } from './publisher.js';
 
@@ -105,11 +106,7 @@ export class ChangelogProducer {
           fresh = false;
         }
         const { reader } = await this.connectDirectory();
-        for await (const page of reader.pages(state?.cookie, this.pageSize)) {
-          if (!page.length) continue;
-          state = await this.publishPage(page, state);
-          if (this.stopping) break;
-        }
+        state = await this.follow(reader, state);
         this.stats.healthy = true;
         backoff = 250;
         if (!this.stopping) await sleep(this.pollMs);
@@ -141,21 +138,31 @@ export class ChangelogProducer {
   }
 
   /**
-   * No cookie, or a cookie older than what the log still holds (it was purged while tilgang was
-   * down): changes may have been lost, so take a full snapshot of every person instead of
-   * silently going on from the oldest entry.
+   * No cookie, or a cookie the log no longer holds while it may have held changes after it (it was
+   * purged while tilgang was down, possibly to nothing): changes may have been lost, so take a full
+   * snapshot of every person instead of silently going on from the oldest entry.
    */
   private async resolveStart(state: ProducerState | undefined, dir: Directory, reader: AccesslogReader): Promise<ProducerState> {
-    const cookie = state?.cookie;
+    let cookie = state?.cookie;
+    if (cookie && !cookie.includes('#')) cookie = await this.fromReqStart(reader, cookie);
     if (cookie) {
-      if (await reader.exists(cookie)) return state!;
+      if (await reader.exists(cookie)) return { ...state!, cookie };
       const oldest = await reader.oldest();
-      if (!oldest || oldest <= cookie) return state!;
-      this.log.warn({ cookie, oldest }, 'the change log was purged past the cookie: changes may be missing, taking a full snapshot');
+      // Entries are purged oldest first: one at or before the cookie left means none after it went.
+      if (oldest && oldest <= cookie) return { ...state!, cookie };
+      // An empty log whose last write is the cookie has lost nothing (a snapshot taken on an empty log).
+      if (!oldest && (await reader.contextCsn()) === cookie) return { ...state!, cookie };
+      this.log.warn({ cookie, oldest: oldest ?? 'none: the log is empty' }, 'the change log was purged past the cookie: changes may be missing, taking a full snapshot');
     } else {
       this.log.info('no cookie yet: taking a full snapshot, then following the change log');
     }
     return this.snapshot(dir, reader);
+  }
+
+  /** A cookie written before cookies were CSNs names an entry by its reqStart: go on from that entry's CSN. */
+  private async fromReqStart(reader: AccesslogReader, reqStart: string): Promise<string | undefined> {
+    const { searchEntries } = await reader.client.search(reader.base, { scope: 'one', filter: `(reqStart=${reqStart})`, attributes: ['entryCSN'] });
+    return searchEntries[0] ? entryCsn(searchEntries[0]) : undefined;
   }
 
   private async snapshot(dir: Directory, reader: AccesslogReader): Promise<ProducerState> {
@@ -179,18 +186,39 @@ export class ChangelogProducer {
     return state;
   }
 
-  private async publishPage(page: Parameters<typeof interpret>[0][], state: ProducerState | undefined): Promise<ProducerState> {
+  /**
+   * Publishes the log after the cookie, one transaction a page. The next page is asked for before
+   * the current one is sent, so the directory reads it while Kafka commits this one.
+   */
+  private async follow(reader: AccesslogReader, state: ProducerState | undefined): Promise<ProducerState | undefined> {
+    const pages = reader.pages(state?.cookie, this.pageSize);
+    let next: Promise<IteratorResult<Entry[]>> | undefined = pages.next();
+    try {
+      while (next) {
+        const r: IteratorResult<Entry[]> = await next;
+        next = r.done || this.stopping ? undefined : pages.next();
+        if (r.done) break;
+        if (r.value.length) state = await this.publishPage(r.value, state);
+        if (this.stopping) break;
+      }
+      return state;
+    } finally {
+      // Left early (stopping, or a failed send): a page still being read is of no use any more.
+      if (next) next.then(() => pages.return(undefined), () => {}).catch(() => {});
+    }
+  }
+
+  private async publishPage(page: Entry[], state: ProducerState | undefined): Promise<ProducerState> {
     const events = [];
     const opts = { peopleDn: this.peopleDn, ownDn: this.cfg.directory.bindDn, sensitive: this.cfg.directory.sensitive };
-    let cookie = state?.cookie;
+    const cookie = cookieAfter(state?.cookie, page);
     for (const entry of page) {
       const c = interpret(entry, opts);
-      if (c.cookie && (!cookie || c.cookie > cookie)) cookie = c.cookie;
       if (isSkip(c)) {
         this.stats.skipped[c.reason]++;
         metrics.skipped.inc({ reason: c.reason });
         const level = c.reason === 'malformed' || c.reason === 'no-idautoID' ? 'warn' : 'debug';
-        this.log[level]({ dn: c.dn, cookie: c.cookie, reason: c.reason }, 'change log entry skipped');
+        this.log[level]({ dn: c.dn, position: c.position, reason: c.reason }, 'change log entry skipped');
         continue;
       }
       events.push(changeEvent(c));

@@ -4,7 +4,10 @@ import type { ChangeType } from '../schemas/generated.js';
 
 /** One successful write from the directory's change log, as tilgang understands it. */
 export interface Change {
-  cookie: string;
+  /** The entry's name (reqStart): unique, the event's changelogPosition. */
+  position: string;
+  /** The entry's entryCSN: the order entries were written in, and the producer's cookie. */
+  csn: string | undefined;
   type: Extract<ChangeType, 'ADD' | 'MODIFY' | 'MODRDN' | 'DELETE'>;
   personId: string;
   oldDn: string;
@@ -15,7 +18,8 @@ export interface Change {
 
 /** An entry the producer passes over, and why (counted and logged with the DN). */
 export interface Skip {
-  cookie: string | undefined;
+  position: string | undefined;
+  csn: string | undefined;
   dn: string | undefined;
   reason: 'malformed' | 'not-a-person' | 'no-idautoID' | 'own-write' | 'status-only' | 'unsupported-type';
 }
@@ -67,50 +71,61 @@ export function modifiedAttributes(reqMod: string[]): string[] {
 
 /** Pure: turns one `auditWriteObject` entry into a Change, or says why it is passed over. */
 export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
-  const cookie = str(e, 'reqStart');
+  const position = str(e, 'reqStart');
+  const csn = str(e, 'entryCSN');
   const dn = str(e, 'reqDN');
   const type = str(e, 'reqType')?.toLowerCase();
-  const time = cookie ? cookieTime(cookie) : undefined;
-  if (!cookie || !dn || !type || time === undefined) return { cookie, dn, reason: 'malformed' };
+  const time = position ? cookieTime(position) : undefined;
+  const skip = (reason: Skip['reason']): Skip => ({ position, csn, dn, reason });
+  if (!position || !dn || !type || time === undefined) return skip('malformed');
   const kinds = { add: 'ADD', modify: 'MODIFY', modrdn: 'MODRDN', delete: 'DELETE' } as const;
-  if (!(type in kinds)) return { cookie, dn, reason: 'unsupported-type' };
-  const n = normDn(dn);
-  if (!n.endsWith(`,${normDn(o.peopleDn)}`)) return { cookie, dn, reason: 'not-a-person' };
+  if (!(type in kinds)) return skip('unsupported-type');
+
+  // A rename or move is judged by where the entry ends up as well as where it was: moved into the
+  // people tree it is a new person to the targets (ADD), moved out of it one that left (DELETE).
+  let newDn: string | null = type === 'delete' ? null : dn;
+  if (type === 'modrdn') {
+    const newRdn = str(e, 'reqNewRDN');
+    if (!newRdn) return skip('malformed');
+    newDn = `${newRdn},${str(e, 'reqNewSuperior') ?? dn.split(',').slice(1).join(',')}`;
+  }
+  const under = (x: string | null) => x !== null && normDn(x).endsWith(`,${normDn(o.peopleDn)}`);
+  const wasIn = under(dn);
+  const isIn = under(newDn);
+  if (!wasIn && !isIn) return skip('not-a-person');
   const authz = str(e, 'reqAuthzID');
-  if (authz && normDn(authz) === normDn(o.ownDn)) return { cookie, dn, reason: 'own-write' };
+  if (authz && normDn(authz) === normDn(o.ownDn)) return skip('own-write');
 
   const mods = strs(e, 'reqMod');
   const lowerStatus = new Set(STATUS_ATTRIBUTES.map((a) => a.toLowerCase()));
   const touched = modifiedAttributes(mods).filter((a) => !OPERATIONAL.has(a.toLowerCase()));
   if (type === 'modify' && touched.length > 0 && touched.every((a) => lowerStatus.has(a.toLowerCase()))) {
-    return { cookie, dn, reason: 'status-only' };
+    return skip('status-only');
   }
-  if (type === 'modify' && touched.length === 0) return { cookie, dn, reason: 'malformed' };
+  if (type === 'modify' && touched.length === 0) return skip('malformed');
 
-  const rdn = dn.split(',')[0] ?? '';
-  const [rdnAttr, ...rest] = rdn.split('=');
-  let personId = rdnAttr?.trim().toLowerCase() === A.id.toLowerCase() ? rest.join('=').trim() : undefined;
+  const rdnOf = (x: string) => {
+    const [attr, ...rest] = (x.split(',')[0] ?? '').split('=');
+    return { attr: attr?.trim().toLowerCase(), value: rest.join('=').trim() };
+  };
+  const idAttr = A.id.toLowerCase();
+  const rdns = [rdnOf(dn), ...(newDn && newDn !== dn ? [rdnOf(newDn)] : [])];
+  let personId = rdns.find((r) => r.attr === idAttr)?.value || undefined;
   if (!personId && type === 'add') {
-    const v = mods.find((m) => m.toLowerCase().startsWith(`${A.id.toLowerCase()}:+ `));
+    const v = mods.find((m) => m.toLowerCase().startsWith(`${idAttr}:+ `));
     personId = v?.slice(A.id.length + 3).trim();
   }
   if (!personId) {
     // Organisational entries under the people base (ou=...) are not persons; a person without idautoID is a bad record.
-    return { cookie, dn, reason: rdnAttr?.trim().toLowerCase() === 'ou' ? 'not-a-person' : 'no-idautoID' };
+    return skip(rdns.every((r) => r.attr === 'ou') ? 'not-a-person' : 'no-idautoID');
   }
 
-  let newDn: string | null = null;
-  if (type === 'modrdn') {
-    const newRdn = str(e, 'reqNewRDN');
-    if (!newRdn) return { cookie, dn, reason: 'malformed' };
-    newDn = `${newRdn},${str(e, 'reqNewSuperior') ?? dn.split(',').slice(1).join(',')}`;
-  } else if (type !== 'delete') {
-    newDn = dn;
-  }
+  const kind = type === 'modrdn' && !wasIn ? 'ADD' : type === 'modrdn' && !isIn ? 'DELETE' : kinds[type as keyof typeof kinds];
   const sensitive = new Set(o.sensitive.map((s) => s.toLowerCase()));
   return {
-    cookie,
-    type: kinds[type as keyof typeof kinds],
+    position,
+    csn,
+    type: kind,
     personId,
     oldDn: dn,
     newDn,
@@ -121,63 +136,81 @@ export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
 
 export const isSkip = (c: Change | Skip): c is Skip => 'reason' in c;
 
-const ATTRS = ['reqStart', 'reqType', 'reqDN', 'reqMod', 'reqNewRDN', 'reqNewSuperior', 'reqAuthzID'];
+const ATTRS = ['reqStart', 'reqType', 'reqDN', 'reqMod', 'reqNewRDN', 'reqNewSuperior', 'reqAuthzID', 'entryCSN'];
+
+export const entryCsn = (e: Entry): string | undefined => str(e, 'entryCSN');
+
+/** The cookie once these entries are published (or passed over): the greatest CSN among them and the old cookie. */
+export function cookieAfter(cookie: string | undefined, entries: Entry[]): string | undefined {
+  for (const e of entries) {
+    const c = entryCsn(e);
+    if (c && (!cookie || c > cookie)) cookie = c;
+  }
+  return cookie;
+}
 
 /**
- * The portal directory's change log (OpenLDAP `cn=accesslog`): the producer's SyncOp. Entries
- * are named by `reqStart`, unique and increasing within one server, which serves as the cookie.
+ * The portal directory's change log (OpenLDAP `cn=accesslog`): the producer's SyncOp.
+ *
+ * Why the cookie is the log entry's entryCSN and not its name (reqStart): slapd names an entry by
+ * the moment its operation *arrived* (reqStart) but writes it when the operation *ends*. Writes to
+ * the logged database wait for one another (the accesslog overlay holds one lock from the start of
+ * a write until its log entry is added), so with several writers an operation that arrived first
+ * is often logged after one that arrived later: reading `reqStart >= cookie` then passes over an
+ * entry that is still to come, and that change is lost. The entry's CSN, by contrast, is taken
+ * while the write holds that lock, and the log entries are added, one at a time, in CSN order (as
+ * is their reqEnd): every entry with a smaller CSN than one already seen is already in the log.
+ * `entryCSN` is indexed on the log database (syncprov needs it), so `entryCSN >= cookie` is as
+ * cheap as the reqStart range was. This holds for the log of one server, as reqStart did.
  */
 export class AccesslogReader {
-  constructor(private readonly client: Client, private readonly base: string) {}
+  constructor(readonly client: Client, readonly base: string) {}
 
   private filter(after?: string) {
-    return `(&(objectClass=auditWriteObject)(reqResult=0)${after ? `(reqStart>=${after})` : ''})`;
+    return `(&(objectClass=auditWriteObject)(reqResult=0)${after ? `(entryCSN>=${after})` : ''})`;
   }
 
-  /** Pages of entries strictly after the cookie, oldest first; one search streams through them all. */
+  /** Pages of entries written strictly after the cookie (a CSN), in the order they were written; one search streams through them all. */
   async *pages(after: string | undefined, pageSize: number): AsyncGenerator<Entry[]> {
     for await (const page of this.client.searchPaginated(this.base, {
       scope: 'one', filter: this.filter(after), attributes: ATTRS, paged: { pageSize },
     })) {
-      const entries = page.searchEntries
-        .filter((e) => str(e, 'reqStart') !== after)
-        .sort((a, b) => (str(a, 'reqStart')! < str(b, 'reqStart')! ? -1 : 1));
-      yield entries;
+      yield page.searchEntries
+        .filter((e) => entryCsn(e) !== after)
+        .sort((a, b) => ((entryCsn(a) ?? '') < (entryCsn(b) ?? '') ? -1 : 1));
     }
   }
 
-  /** The oldest cookie still in the log (the log is purged by age), or undefined when it is empty. */
+  /** The CSN of the oldest entry still in the log (the log is purged by age), or undefined when it is empty. */
   async oldest(): Promise<string | undefined> {
     for await (const page of this.client.searchPaginated(this.base, {
-      scope: 'one', filter: '(objectClass=auditWriteObject)', attributes: ['reqStart'], paged: { pageSize: 1 },
+      scope: 'one', filter: '(objectClass=auditWriteObject)', attributes: ['entryCSN'], paged: { pageSize: 1 },
     })) {
-      return page.searchEntries[0] ? str(page.searchEntries[0], 'reqStart') : undefined;
+      return page.searchEntries[0] ? entryCsn(page.searchEntries[0]) : undefined;
     }
     return undefined;
   }
 
-  async exists(cookie: string): Promise<boolean> {
-    const { searchEntries } = await this.client.search(this.base, { scope: 'one', filter: `(reqStart=${cookie})`, attributes: ['reqStart'] });
+  async exists(csn: string): Promise<boolean> {
+    const { searchEntries } = await this.client.search(this.base, { scope: 'one', filter: `(entryCSN=${csn})`, attributes: ['entryCSN'] });
     return searchEntries.length > 0;
   }
 
-  /**
-   * The newest cookie: the log's contextCSN (kept by syncprov) says when the last write was; the
-   * entries from that second on are few, and the greatest of them is the newest.
-   */
-  async latest(): Promise<string | undefined> {
+  /** The log's contextCSN (kept by syncprov): the CSN of the last write it logged, kept when the log is purged. */
+  async contextCsn(): Promise<string | undefined> {
     const { searchEntries } = await this.client.search(this.base, { scope: 'base', filter: '(objectClass=*)', attributes: ['contextCSN'] });
-    const csns = searchEntries[0] ? strs(searchEntries[0], 'contextCSN') : [];
-    const newest = csns.sort().pop();
-    if (!newest) return undefined;
-    const from = `${newest.slice(0, 14)}.000000Z`;
-    let max: string | undefined;
-    for await (const page of this.pages(from, 500)) {
+    return (searchEntries[0] ? strs(searchEntries[0], 'contextCSN') : []).sort().pop();
+  }
+
+  /** The newest cookie: the contextCSN, or a newer entry's CSN should syncprov's value lag behind the log. */
+  async latest(): Promise<string | undefined> {
+    let max = await this.contextCsn();
+    for await (const page of this.pages(max, 500)) {
       for (const e of page) {
-        const c = str(e, 'reqStart')!;
-        if (!max || c > max) max = c;
+        const c = entryCsn(e);
+        if (c && (!max || c > max)) max = c;
       }
     }
-    return max ?? from;
+    return max;
   }
 }

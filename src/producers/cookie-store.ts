@@ -4,6 +4,7 @@ import { readToEnd } from '../lib/read-to-end.js';
 
 /** What the producer remembers between runs; written in the same transaction as the events it covers. */
 export interface ProducerState {
+  /** The entryCSN of the last change log entry published or passed over (see AccesslogReader). */
   cookie: string | undefined;
   /** Set when the last run finished a snapshot: a gap found later starts a new one. */
   snapshotRunId?: string;

@@ -7,14 +7,14 @@ import type { Change } from './changelog.js';
 
 export function changeEvent(c: Change): PersonChanged {
   return {
-    eventId: `accesslog:${c.cookie}:${c.personId}`,
+    eventId: `accesslog:${c.position}:${c.personId}`,
     personId: c.personId,
     changeType: c.type,
     changedAttributes: c.changedAttributes,
     oldDn: c.oldDn,
     newDn: c.newDn,
     changeTime: c.time,
-    changelogPosition: c.cookie,
+    changelogPosition: c.position,
     runId: null,
     mode: 'LIVE',
     logOnly: false,

@@ -16,9 +16,27 @@ describe('interpret: one change log entry', () => {
       { type: 'MODRDN', newDn: `idautoID=${id},ou=Staff,ou=Accounts,dc=meta` }],
     ['delete', { reqStart: '20261126120000.000008Z', reqType: 'delete', reqDN: dn }, { type: 'DELETE', newDn: null }],
   ])('%s', (_n, e, want) => {
-    const c = interpret(entry(e), opts);
+    const c = interpret(entry({ ...e, entryCSN: '20261126120000.123456Z#000000#000#000000' }), opts);
     expect(isSkip(c)).toBe(false);
-    expect(c).toMatchObject({ personId: id, oldDn: dn, cookie: e.reqStart, ...want });
+    expect(c).toMatchObject({ personId: id, oldDn: dn, position: e.reqStart, csn: '20261126120000.123456Z#000000#000#000000', ...want });
+  });
+
+  // A move is judged by the new DN as well as the old one.
+  const outside = `idautoID=${id},ou=Incoming,dc=meta`;
+  it.each([
+    ['into the people tree: a new person to the targets', outside, { reqNewRDN: `idautoID=${id}`, reqNewSuperior: 'ou=Accounts,dc=meta' }, { type: 'ADD', oldDn: outside, newDn: dn }],
+    ['out of the people tree: a person who left', dn, { reqNewRDN: `idautoID=${id}`, reqNewSuperior: 'ou=Incoming,dc=meta' }, { type: 'DELETE', oldDn: dn, newDn: outside }],
+    ['within the people tree: a move', dn, { reqNewRDN: `idautoID=${id}`, reqNewSuperior: 'ou=Staff,ou=Accounts,dc=meta' }, { type: 'MODRDN', oldDn: dn, newDn: `idautoID=${id},ou=Staff,ou=Accounts,dc=meta` }],
+    ['renamed into the tree from another RDN: the new RDN names the person', `cn=Kari,ou=Incoming,dc=meta`, { reqNewRDN: `idautoID=${id}`, reqNewSuperior: 'ou=Accounts,dc=meta' }, { type: 'ADD', newDn: dn }],
+  ])('modrdn %s', (_n, from, move, want) => {
+    const c = interpret(entry({ reqStart: '20261126120000.000012Z', reqType: 'modrdn', reqDN: from, ...move }), opts);
+    expect(isSkip(c)).toBe(false);
+    expect(c).toMatchObject({ personId: id, ...want });
+  });
+
+  it('a move between two places outside the people tree is not a person', () => {
+    const c = interpret(entry({ reqStart: '20261126120000.000012Z', reqType: 'modrdn', reqDN: `idautoID=${id},ou=Incoming,dc=meta`, reqNewRDN: `idautoID=${id}`, reqNewSuperior: 'ou=Elsewhere,dc=meta' }), opts);
+    expect(isSkip(c) && c.reason).toBe('not-a-person');
   });
 
   it.each([
