@@ -98,7 +98,7 @@ describe('the producer under concurrent writers', () => {
     await producer.start();
     try {
       const after = logged.slice(late + 1);
-      await events.until((m) => m.length >= after.length, 60_000, 'the changes after the cookie');
+      await events.until((m) => m.length >= after.length, 30_000, 'the changes after the cookie').catch(() => {});
       await sleep(1000);
       const seen = await publishedPositions(env, events);
       expect(exactlyOnce(after, seen)).toEqual({ lost: [], twice: [], unexpected: [] });
@@ -146,7 +146,8 @@ describe('the producer under concurrent writers', () => {
     const counts = await writers;
     try {
       const logged = await loggedChanges(env.cfg, start, env.peopleDn);
-      await events.until((m) => m.length >= logged.length, 120_000, 'an event for every logged change');
+      // Waits for as many events as changes, but compares anyway when they do not come: the lost ones are named.
+      await events.until((m) => m.length >= logged.length, 60_000, 'an event for every logged change').catch(() => {});
       await sleep(2000);
       const seen = await publishedPositions(env, events);
       const result = exactlyOnce(logged, seen);
