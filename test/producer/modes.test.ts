@@ -21,7 +21,7 @@ describe('gap in the change log', () => {
     await admin.disconnect();
     const p = env.kafka.producer();
     await p.connect();
-    await p.send({ topic: env.cfg.kafka.topics.producerState, messages: [{ key: env.id, value: JSON.stringify({ cookie: '20000101000000.000000Z', updatedAt: 0 }) }] });
+    await p.send({ topic: env.cfg.kafka.topics.producerState, messages: [{ key: env.id, value: JSON.stringify({ cookie: '20000101000000.000000Z#000000#000#000000', updatedAt: 0 }) }] });
     await p.disconnect();
 
     const events = await new Collector(env.kafka, env.cfg.kafka.topics.personChanged).start();
