@@ -33,10 +33,14 @@ export const ConfigSchema = z.object({
     adminPassword: secret.optional(),
     /** Attributes never copied into events, logs or errors. */
     sensitive: z.array(z.string()).default(['idautoPersonNationalID', 'userPassword']),
+    /** No directory call (connect, bind, one search page, one write) waits longer than this. */
+    timeoutMs: z.number().int().positive().default(15_000),
   }).strict(),
   mv: z.object({
     url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
     schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('mv'),
+    /** No MV query (nor the wait for a connection) lasts longer than this. */
+    timeoutMs: z.number().int().positive().default(15_000),
   }).strict(),
   runtime: z.object({
     /** PostgreSQL schema (in the MV database server) for the runtime's own state: the mass-change guard. */

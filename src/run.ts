@@ -52,6 +52,7 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
       await g.start();
       r.groups.push(g);
       sources.push({ name: role, ready: () => g.isReady() });
+      for (const d of g.dependencies()) sources.push({ name: `${role} ${d.name}`, ready: () => d.ready });
     } else {
       throw new Error(`unknown role ${role} (producer, writeback or target:<name>)`);
     }

@@ -5,6 +5,7 @@ import { describeIssues, resolvedSecrets } from '../config.js';
 import { A } from '../directory/attributes.js';
 import { Directory } from '../directory/client.js';
 import { mapLimit } from '../lib/concurrency.js';
+import type { DependencyHealth } from '../lib/health.js';
 import { eq } from '../lib/ldap/filter.js';
 import { ensureTopics, ResilientConsumer } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
@@ -90,8 +91,13 @@ export class TargetGroup {
     };
   }
 
+  /** Ready while started and while the directory and MV answer (each is also on /readyz by name). */
   isReady(): boolean {
-    return this.ready;
+    return this.ready && this.dependencies().every((d) => d.ready);
+  }
+
+  dependencies(): DependencyHealth[] {
+    return [this.directory?.health, this.mv?.health].filter((h): h is DependencyHealth => !!h);
   }
 
   /** Validates the target's configuration block; a wrong value names its path. */
@@ -114,7 +120,7 @@ export class TargetGroup {
     await checkTarget(this.target, client, ctx);
     this.client = client;
     this.directory = await Directory.connect(this.cfg, { peopleDn: this.opts.peopleDn });
-    this.mv = new MvReader(this.cfg.mv.url, this.cfg.mv.schema);
+    this.mv = MvReader.fromConfig(this.cfg.mv);
     this.guard = new MassChangeGuard(this.mv.pool, this.cfg.runtime.stateSchema);
     await this.guard.ensure();
     this.admin = this.kafka.admin();

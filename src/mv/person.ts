@@ -1,4 +1,6 @@
 import pg from 'pg';
+import type { Config } from '../config.js';
+import { DependencyHealth, every } from '../lib/health.js';
 
 export interface OrgUnit {
   stedkode: string;
@@ -37,25 +39,110 @@ export interface MvPerson {
 }
 
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Reads MV (the seed's RIDB) through a pool; one round trip per person. */
+/** MV did not answer (refused, lost the connection, or slower than the timeout): worth another try later. */
+export class MvUnavailableError extends Error {
+  override name = 'MvUnavailableError';
+  constructor(message: string, readonly code: 'ECONNRESET' | 'ETIMEDOUT' = 'ECONNRESET') {
+    super(message);
+  }
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+
+/**
+ * A failure that says nothing about the query: the network, a timeout, or the server's
+ * connection (SQLSTATE class 08), operator (57: shut down, statement timeout) or resource (53)
+ * classes. Other SQLSTATEs are the query's own fault and stay what they are.
+ */
+function unavailable(e: unknown, what: string): MvUnavailableError | undefined {
+  if (e instanceof MvUnavailableError) return e;
+  if (!(e instanceof Error)) return undefined;
+  const code = String((e as { code?: unknown }).code ?? '');
+  if (NETWORK_CODES.has(code)) return new MvUnavailableError(`${what}: cannot reach MV (${code})`, code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECONNRESET');
+  if (code === '57014' || /timeout/i.test(e.message)) return new MvUnavailableError(`${what}: MV did not answer in time`, 'ETIMEDOUT');
+  if (/^(08|57|53)/.test(code)) return new MvUnavailableError(`${what}: MV is unavailable (SQLSTATE ${code})`);
+  if (!/^[0-9A-Z]{5}$/.test(code) && /connect|terminat|socket|closed/i.test(e.message)) return new MvUnavailableError(`${what}: the MV connection was lost (${e.message.split('\n')[0]})`);
+  return undefined;
+}
+
+export interface MvReaderOptions {
+  /** Connections in the pool. */
+  max?: number;
+  /** No query, nor the wait for a connection, lasts longer (ms). */
+  timeoutMs?: number;
+  /** How often MV is checked while idle, so readiness follows an outage (ms; false: never). */
+  probeMs?: number | false;
+}
+
+/**
+ * Reads MV (the seed's RIDB) through a pool: one person, or a wave of people in one query.
+ * Every query has a deadline on both sides (the server cancels it, the client stops waiting),
+ * and `health` says whether MV answers.
+ */
 export class MvReader {
   readonly pool: pg.Pool;
+  readonly health = new DependencyHealth('mv');
   private readonly s: string;
+  private readonly probe: { stop(): void } | undefined;
 
-  constructor(url: string, schema: string, max = 8) {
-    this.pool = new pg.Pool({ connectionString: url, max });
+  constructor(url: string, schema: string, opts: MvReaderOptions | number = {}) {
+    const o = typeof opts === 'number' ? { max: opts } : opts;
+    const timeoutMs = o.timeoutMs ?? 15_000;
+    this.pool = new pg.Pool({
+      connectionString: url, max: o.max ?? 8,
+      connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, statement_timeout: timeoutMs, keepAlive: true,
+    });
+    // An idle connection that dies is reported here; unheard, it would end the process.
+    this.pool.on('error', (e) => this.health.markDown(`an idle MV connection failed: ${e.message}`));
     this.s = ident(schema);
+    this.probe = o.probeMs === false ? undefined : every(o.probeMs ?? 2_000, () => this.ping());
+  }
+
+  static fromConfig(mv: Config['mv'], opts: Omit<MvReaderOptions, 'timeoutMs'> = {}): MvReader {
+    return new MvReader(mv.url, mv.schema, { ...opts, timeoutMs: mv.timeoutMs });
   }
 
   async close(): Promise<void> {
+    this.probe?.stop();
     await this.pool.end();
   }
 
+  async ping(): Promise<void> {
+    await this.query('checking MV', 'SELECT 1', []);
+  }
+
+  /** One query, its outcome reported to `health`; a timed-out or broken connection leaves the pool. */
+  private async query(what: string, text: string, params: unknown[]): Promise<pg.QueryResult> {
+    try {
+      const r = await this.pool.query(text, params);
+      this.health.markUp();
+      return r;
+    } catch (e) {
+      const u = unavailable(e, what);
+      if (!u) throw e;
+      this.health.markDown(u.message);
+      throw u;
+    }
+  }
+
   async person(id: string): Promise<MvPerson | undefined> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    return (await this.readMany([id])).get(id);
+  }
+
+  /** Many people in one query (`= ANY($1)`), keyed as asked; ids MV does not know (or that are no UUID) are absent. */
+  async readMany(ids: readonly string[]): Promise<Map<string, MvPerson>> {
+    const byLower = new Map<string, string[]>();
+    for (const id of ids) {
+      if (!UUID.test(id)) continue;
+      const k = id.toLowerCase();
+      byLower.set(k, [...(byLower.get(k) ?? []).filter((x) => x !== id), id]);
+    }
+    const out = new Map<string, MvPerson>();
+    if (!byLower.size) return out;
     const s = this.s;
-    const { rows } = await this.pool.query(`
+    const { rows } = await this.query(`reading ${byLower.size} people from MV`, `
       SELECT p.idauto_id, p.username, p.student_id, p.hr_id, p.primary_affiliation,
         (SELECT coalesce(json_agg(json_build_object('affiliation', a.affiliation, 'stedkode', a.stedkode)), '[]')
            FROM ${s}.person_affiliations a WHERE a.idauto_id = p.idauto_id
@@ -71,12 +158,14 @@ export class MvReader {
             ORDER BY t.source_id, m.year, m.term, m.role), '[]')
            FROM ${s}.master_persons m JOIN ${s}.master_topics t ON t.source_id = m.source_id
           WHERE m.idauto_id = p.idauto_id AND t.status = 'active') AS enrolments
-      FROM ${s}.persons p WHERE p.idauto_id = $1`, [id]);
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      id: r.idauto_id, username: r.username, studentId: r.student_id, hrId: r.hr_id, primaryAffiliation: r.primary_affiliation,
-      affiliations: r.affiliations, roles: r.roles, orgUnits: r.org_units, enrolments: r.enrolments,
-    };
+      FROM ${s}.persons p WHERE p.idauto_id = ANY($1::uuid[])`, [[...byLower.keys()]]);
+    for (const r of rows) {
+      const person: MvPerson = {
+        id: r.idauto_id, username: r.username, studentId: r.student_id, hrId: r.hr_id, primaryAffiliation: r.primary_affiliation,
+        affiliations: r.affiliations, roles: r.roles, orgUnits: r.org_units, enrolments: r.enrolments,
+      };
+      for (const id of byLower.get(String(r.idauto_id).toLowerCase()) ?? []) out.set(id, person);
+    }
+    return out;
   }
 }
