@@ -18,6 +18,11 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** A target group's readiness for /readyz, and each server it depends on by name, so a 503 says which is missing. */
+export function groupHealth(role: string, g: TargetGroup): HealthSource[] {
+  return [{ name: role, ready: () => g.isReady() }, ...g.dependencies().map((d) => ({ name: `${role} ${d.name}`, ready: () => d.ready }))];
+}
+
 /**
  * `tilgang run`: the producer, every enabled target's group and the writeback in one process,
  * or one of them (`--role`), so several processes on several machines share the groups.
@@ -51,8 +56,7 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
       const g = new TargetGroup(cfg, kafka, await getTarget(role.slice('target:'.length)));
       await g.start();
       r.groups.push(g);
-      sources.push({ name: role, ready: () => g.isReady() });
-      for (const d of g.dependencies()) sources.push({ name: `${role} ${d.name}`, ready: () => d.ready });
+      sources.push(...groupHealth(role, g));
     } else {
       throw new Error(`unknown role ${role} (producer, writeback or target:<name>)`);
     }
