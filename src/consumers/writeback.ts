@@ -61,8 +61,9 @@ export class Writeback {
     this.codec = new EventCodec(cfg.registry.url);
   }
 
+  /** Ready while started and while the directory it writes to answers. */
   isReady(): boolean {
-    return this.ready;
+    return this.ready && (this.directory?.health.ready ?? true);
   }
 
   async start(): Promise<void> {

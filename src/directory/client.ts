@@ -1,7 +1,7 @@
 import { Attribute, BusyError, Change, Client, ResultCodeError, UnavailableError, type Entry } from 'ldapts';
 import { readSecret, type Config } from '../config.js';
 import { DependencyHealth, every, withDeadline } from '../lib/health.js';
-import { and, anyOf, eq, escapeFilterValue, present } from '../lib/ldap/filter.js';
+import { and, anyOf, eq, escapeFilterValue, present, type Filter } from '../lib/ldap/filter.js';
 import { first, values, type PersonRecord } from '../spi/person.js';
 import { A, PERSON_OBJECT_CLASS } from './attributes.js';
 
@@ -122,11 +122,16 @@ export class Directory {
       this.health.markUp();
       return result;
     } catch (e) {
-      const u = unavailable(e, what);
-      if (!u) throw e;
-      this.health.markDown(u.message);
-      throw u;
+      throw this.reported(e, what);
     }
+  }
+
+  /** The error to throw for a failed call: a lost directory as DirectoryUnavailableError, reported to `health`. */
+  private reported(e: unknown, what: string): unknown {
+    const u = unavailable(e, what);
+    if (!u) return e;
+    this.health.markDown(u.message);
+    return u;
   }
 
   /** People matching `attr=value` anywhere under the people base; several matches are the caller's to judge. */
@@ -182,6 +187,21 @@ export class Directory {
     return out;
   }
 
+  /** How many people match `filter` (paged, so any number), e.g. a target's provisioned accounts. */
+  async count(filter: Filter): Promise<number> {
+    await this.call('binding', async () => {});
+    let n = 0;
+    try {
+      for await (const page of this.client.searchPaginated(this.peopleDn, { scope: 'sub', filter: and(eq('objectClass', PERSON_OBJECT_CLASS), filter), attributes: ['1.1'], paged: { pageSize: 1000 } })) {
+        n += page.searchEntries.length;
+      }
+    } catch (e) {
+      throw this.reported(e, 'counting people');
+    }
+    this.health.markUp();
+    return n;
+  }
+
   /** Every person's id, a page at a time (for snapshots of 100,000 people without holding them all). */
   async *personIds(pageSize = 1000): AsyncGenerator<string[]> {
     await this.call('binding', async () => {});
@@ -194,10 +214,7 @@ export class Directory {
         if (ids.length) yield ids;
       }
     } catch (e) {
-      const u = unavailable(e, 'listing people');
-      if (!u) throw e;
-      this.health.markDown(u.message);
-      throw u;
+      throw this.reported(e, 'listing people');
     }
   }
 

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { loadConfig } from '../../src/config.js';
 import { Directory, DirectoryError, type PersonRecord } from '../../src/directory/client.js';
 import { childDn } from '../../src/lib/ldap/dn.js';
+import { eq, present } from '../../src/lib/ldap/filter.js';
 import { migrate } from '../../src/mv/migrate.js';
 import { MvReader } from '../../src/mv/person.js';
 import { testEnv, type TestEnv, type TestPerson } from '../support/env.js';
@@ -59,6 +60,12 @@ describe('Directory.readMany', () => {
     expect((e as Error).message).toMatch(/ou=twins/);
     expect((e as Error).message).not.toContain('01810012345');
     expect(got.get(people[0]!.id)).toMatchObject({ attrs: { idautoID: [people[0]!.id] } });
+  });
+
+  it('counts the people a filter matches', async () => {
+    expect(await dir.count(eq('idautoPersonAffiliation', 'student'))).toBe(250);
+    expect(await dir.count(present('idautoID'))).toBe(251); // the twin too
+    expect(await dir.count(eq('idautoPersonAffiliation', '*'))).toBe(0);
   });
 
   it('keys as asked (case, repeats), reads only the attributes asked for, and answers nothing for nothing', async () => {

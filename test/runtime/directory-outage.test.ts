@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetGroup } from '../../src/consumers/target-group.js';
+import { Writeback } from '../../src/consumers/writeback.js';
+import { eq } from '../../src/lib/ldap/filter.js';
 import { serveHealth } from '../../src/lib/metrics.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import { groupHealth } from '../../src/run.js';
@@ -17,6 +19,7 @@ describe('a target group loses the directory and gets it back', () => {
   let accounts: Awaited<ReturnType<typeof pgAccounts>>;
   let proxy: CuttableProxy;
   let group: TargetGroup;
+  let writeback: Writeback;
   let results: Collector;
   let dead: Collector;
   let health: Server;
@@ -41,6 +44,8 @@ describe('a target group loses the directory and gets it back', () => {
     const dlq = `test.${env.id}.pgtest.dlq`;
     group = new TargetGroup(cfg, env.kafka, pgTarget, { groupId: `tilgang.pgtest.${env.id}`, chunkSize: 50, topics: { dlq } });
     await group.start();
+    writeback = new Writeback(cfg, env.kafka, { groupId: `tilgang.writeback.${env.id}` });
+    await writeback.start();
     health = await serveHealth(0, () => groupHealth('target:pgtest', group));
     results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
     dead = await new Collector(env.kafka, dlq).start();
@@ -53,6 +58,7 @@ describe('a target group loses the directory and gets it back', () => {
     await results?.stop();
     await dead?.stop();
     await group?.stop();
+    await writeback?.stop();
     await new Promise((r) => (health ? health.close(r) : r(undefined)));
     await proxy?.cut();
     await accounts?.drop();
@@ -78,6 +84,13 @@ describe('a target group loses the directory and gets it back', () => {
     expect(new Set(rs.map((r) => r.sourceEventId)).size).toBe(eventIds.length);
     for (const r of rs) expect(r).toMatchObject({ outcome: 'APPLIED', entitled: true });
     for (const r of rs) expect(r.operations!.map((o) => o.kind)).toEqual(['create']);
+    // The writeback, cut off too, writes every status once the directory is back.
+    const ids = rs.map((r) => r.personId);
+    await eventually(async () => {
+      const { searchEntries } = await env.admin.search(env.peopleDn, { scope: 'one', filter: eq('tilgangProvisionedTo', 'pgtest'), attributes: ['idautoID'] });
+      const written = new Set(searchEntries.map((e) => String(e.idautoID)));
+      return ids.every((id) => written.has(id));
+    }, 60_000, 'statuses written back');
   };
 
   it('is ready and applies while the directory answers', async () => {
@@ -89,10 +102,12 @@ describe('a target group loses the directory and gets it back', () => {
   it('cut while idle: not ready during the cut, events that arrive meanwhile are applied after the restore', async () => {
     await proxy.cut();
     await eventually(async () => !group.isReady(), 20_000, 'not ready');
+    expect(group.dependencies().map((d) => [d.name, d.ready])).toEqual([['directory', false], ['mv', true]]);
     const during = await readyz();
     expect(during.status).toBe(503);
     expect(during.body).toContain('target:pgtest directory');
     expect(during.body).not.toContain('target:pgtest mv');
+    await eventually(async () => !writeback.isReady(), 20_000, 'writeback not ready');
     const retries = group.counts.retries;
     const evs = await publishFor(10);
     // The group is working on them: its directory reads fail and are retried, not dropped.
@@ -100,7 +115,7 @@ describe('a target group loses the directory and gets it back', () => {
     expect(group.isReady()).toBe(false);
     await proxy.open(proxy.port);
     await allApplied(evs.map((e) => e.eventId));
-    await eventually(async () => (await readyz()).status === 200, 20_000, 'ready again');
+    await eventually(async () => (await readyz()).status === 200 && writeback.isReady(), 20_000, 'ready again');
   });
 
   it('cut with reads in flight: none hangs, none is lost, none is dead-lettered', async () => {
