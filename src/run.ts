@@ -15,12 +15,13 @@ export interface Running {
   groups: TargetGroup[];
   writeback?: Writeback;
   health?: Server;
-  stop(): Promise<void>;
+  /** Stops every role; says how many events in flight the target groups left uncommitted. */
+  stop(): Promise<{ unfinished: number }>;
 }
 
-/** A target group's readiness for /readyz, and each server it depends on by name, so a 503 says which is missing. */
+/** A target group's readiness for /readyz (saying what it waits for), and each server it depends on by name, so a 503 says which is missing. */
 export function groupHealth(role: string, g: TargetGroup): HealthSource[] {
-  return [{ name: role, ready: () => g.isReady() }, ...g.dependencies().map((d) => ({ name: `${role} ${d.name}`, ready: () => d.ready }))];
+  return [{ name: role, ready: () => g.isReady(), reason: () => g.notReadyReason() }, ...g.dependencies().map((d) => ({ name: `${role} ${d.name}`, ready: () => d.ready }))];
 }
 
 /**
@@ -35,10 +36,11 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
     return ['producer', ...targets.map((t) => `target:${t.name}` as Role), 'writeback'];
   };
   const r: Running = { groups: [], async stop() {
-    await Promise.all(r.groups.map((g) => g.stop()));
+    const left = await Promise.all(r.groups.map((g) => g.stop()));
     await r.producer?.stop();
     await r.writeback?.stop();
     await new Promise<void>((res) => (r.health ? r.health.close(() => res()) : res()));
+    return { unfinished: left.reduce((n, l) => n + l.unfinished, 0) };
   } };
   const sources: HealthSource[] = [];
   for (const role of await want()) {

@@ -1,5 +1,4 @@
-import { hostname } from 'node:os';
-import type { Admin, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { describeIssues, resolvedSecrets } from '../config.js';
 import { A } from '../directory/attributes.js';
@@ -7,23 +6,24 @@ import { Directory } from '../directory/client.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { DependencyHealth } from '../lib/health.js';
 import { eq } from '../lib/ldap/filter.js';
-import { ensureTopics, ResilientConsumer } from '../lib/kafka.js';
+import { ensureTopicsOn, FencedError, PartitionTransactions, ResilientConsumer, type EachBatchPayload, type Kafka, type KafkaMessage } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { MvReader } from '../mv/person.js';
 import { EventCodec } from '../schemas/codec.js';
 import type { PersonChanged, ProvisioningResult } from '../schemas/generated.js';
 import { sleep } from '../stack/process.js';
-import { checkTarget } from './check.js';
 import { dlqMessage, dlqTopic } from './dlq.js';
 import { isTransient, TransientError } from '../spi/index.js';
 import { MassChangeGuard, type GuardSettings } from './guard.js';
+import { Availability } from './availability.js';
+import { checkTarget } from './check.js';
+import { coalesce, finishedPrefix, waves, type ChunkEvent } from './coalesce.js';
 import { addressed, appliedResult, failedResult, prepare, settleGuard, type Prepared, type ReconcileDeps } from './reconcile.js';
 import type { AnyTarget, OperationResult, TargetContext } from '../spi/index.js';
 
 export interface TargetGroupOptions {
   groupId?: string;
-  instanceId?: string;
   /** Overrides for tests that isolate themselves. */
   topics?: { personChanged?: string; provisioningResult?: string; dlq?: string };
   peopleDn?: string;
@@ -32,29 +32,12 @@ export interface TargetGroupOptions {
   chunkSize?: number;
   /** Called after apply, before the results and offsets are committed (crash tests use it). */
   beforeCommit?: () => Promise<void>;
+  /** Called after each commit of a partition's chunk, with the error when it was refused (fencing tests use it). */
+  afterCommit?: (partition: number, err?: Error) => void;
+  /** Cap of the backoff between probes of an unavailable target (default a minute). */
+  probeMaxMs?: number;
 }
 
-/** Serialises transactions: one transactional producer holds one open transaction at a time. */
-class Mutex {
-  private tail = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.then(() => undefined, () => undefined);
-    return next;
-  }
-}
-
-/** Splits a partition's events into waves: the n-th event of every person. Each wave may run in parallel; waves run in order. */
-export function waves<T extends { key: string }>(items: T[]): T[][] {
-  const seen = new Map<string, number>();
-  const out: T[][] = [];
-  for (const it of items) {
-    const n = seen.get(it.key) ?? 0;
-    seen.set(it.key, n + 1);
-    (out[n] ??= []).push(it);
-  }
-  return out;
-}
 
 /**
  * One target's consumer group `tilgang.<target>`: reads person.changed, reconciles each person
@@ -67,18 +50,20 @@ export class TargetGroup {
   private readonly log;
   private readonly codec: EventCodec;
   private consumer!: ResilientConsumer;
-  private producer!: Producer;
-  private admin!: Admin;
+  private txns!: PartitionTransactions;
   private directory!: Directory;
   private mv!: MvReader;
   private guard!: MassChangeGuard;
   private client: unknown;
   private deps!: ReconcileDeps;
-  private readonly txn = new Mutex();
   private ready = false;
   private readonly topics: { personChanged: string; provisioningResult: string; dlq: string };
   private accountsCache = { at: 0, n: 0 };
-  readonly counts = { events: 0, results: 0, dlq: 0, retries: 0 };
+  private stopping = false;
+  /** Events in flight that a stop left uncommitted. */
+  private unfinished = 0;
+  private availability!: Availability;
+  readonly counts = { events: 0, results: 0, dlq: 0, retries: 0, coalesced: 0 };
 
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, readonly target: AnyTarget, private readonly opts: TargetGroupOptions = {}) {
     this.groupId = opts.groupId ?? `tilgang.${target.name}`;
@@ -91,13 +76,27 @@ export class TargetGroup {
     };
   }
 
-  /** Ready while started and while the directory and MV answer (each is also on /readyz by name). */
+  /**
+   * Ready while started, while the target (and what the group waits for) answers, and while the
+   * directory and MV answer (each is also on /readyz by name).
+   */
   isReady(): boolean {
-    return this.ready && this.dependencies().every((d) => d.ready);
+    return this.ready && !this.availability?.outage && this.dependencies().every((d) => d.ready);
   }
 
   dependencies(): DependencyHealth[] {
     return [this.directory?.health, this.mv?.health].filter((h): h is DependencyHealth => !!h);
+  }
+
+  /** Why the group is not ready, for /readyz. */
+  notReadyReason(): string | undefined {
+    if (!this.ready) return this.stopping ? 'stopping' : 'starting';
+    return this.availability?.reason();
+  }
+
+  /** The outage the group is waiting out, if any. */
+  get outage() {
+    return this.availability?.outage;
   }
 
   /** Validates the target's configuration block; a wrong value names its path. */
@@ -123,23 +122,27 @@ export class TargetGroup {
     this.mv = MvReader.fromConfig(this.cfg.mv);
     this.guard = new MassChangeGuard(this.mv.pool, this.cfg.runtime.stateSchema);
     await this.guard.ensure();
-    this.admin = this.kafka.admin();
-    await this.admin.connect();
-    await ensureTopics(this.admin, [
+    await ensureTopicsOn(this.kafka, [
       { topic: this.topics.personChanged, partitions: this.cfg.kafka.partitions },
       { topic: this.topics.provisioningResult, partitions: this.cfg.kafka.partitions },
       { topic: this.topics.dlq, partitions: 1 },
     ]);
     await this.codec.register('ProvisioningResult', this.topics.provisioningResult);
-    this.producer = this.newProducer();
-    await this.producer.connect();
+    this.txns = new PartitionTransactions(this.kafka, this.groupId);
+    this.availability = new Availability(this.target.name, this.log, { pause: () => this.consumer.pause(), resume: () => this.consumer.resume() },
+      { baseMs: this.cfg.runtime.retryBaseMs, maxMs: this.opts.probeMaxMs ?? 60_000 });
     this.deps = {
       target: this.target, ctx, client: this.client, directory: this.directory, mv: this.mv, guard: this.guard,
       guardSettings: this.guardSettings(), totalAccounts: () => this.totalAccounts(),
       sensitive: this.cfg.directory.sensitive, secrets: resolvedSecrets(),
     };
+    const session = this.cfg.runtime.sessionTimeoutMs;
     this.consumer = new ResilientConsumer(this.kafka,
-      { groupId: this.groupId, readUncommitted: false, sessionTimeout: this.cfg.runtime.sessionTimeoutMs, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 },
+      {
+        groupId: this.groupId, readUncommitted: false, sessionTimeout: session, heartbeatInterval: this.heartbeatMs(),
+        // A rebalance waits this long for a member busy with a chunk; a chunk is bounded well under it.
+        rebalanceTimeout: Math.max(60_000, 2 * session), maxWaitTimeInMs: 100,
+      },
       async (c) => {
         await c.subscribe({ topic: this.topics.personChanged, fromBeginning: this.opts.fromBeginning ?? true });
         await c.run({
@@ -148,25 +151,33 @@ export class TargetGroup {
           partitionsConsumedConcurrently: this.cfg.runtime.partitionsConcurrently,
           eachBatch: (p) => this.onBatch(p),
         });
-      }, this.target.name);
+      }, this.target.name, (assigned) => {
+        this.txns.assign(assigned);
+        this.availability.reassert();
+      });
     await this.consumer.start();
     this.ready = true;
   }
 
-  /** SIGTERM: let the batches in flight finish and commit, then leave the group. */
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM: retries and waits end, the batches in flight commit what they finished, then the
+   * member leaves the group. Says how many events in flight were left for the next owner.
+   */
+  async stop(): Promise<{ unfinished: number }> {
     this.ready = false;
+    this.stopping = true;
+    this.availability?.stop();
     await this.consumer?.stop();
-    await this.producer?.disconnect().catch(() => {});
-    await this.admin?.disconnect().catch(() => {});
+    await this.txns?.close();
     await this.directory?.close();
     await this.mv?.close().catch(() => {});
     if (this.client && this.target.close) await this.target.close(this.client).catch(() => {});
+    return { unfinished: this.unfinished };
   }
 
-  private newProducer(): Producer {
-    const instance = this.opts.instanceId ?? this.cfg.runtime.instanceId ?? hostname();
-    return this.kafka.producer({ transactionalId: `${this.groupId}.${instance}`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+  /** kafkajs heartbeats only when asked; a third of the session, at most every second. */
+  private heartbeatMs(): number {
+    return Math.min(1_000, Math.floor(this.cfg.runtime.sessionTimeoutMs / 3));
   }
 
   /** The target's provisioned accounts as the directory records them (for the guard's share). */
@@ -182,60 +193,202 @@ export class TargetGroup {
 
   private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     metrics.lag.set({ group: this.groupId, partition: String(batch.partition) }, Number(batch.offsetLag()));
-    const chunk = this.opts.chunkSize ?? 500;
-    for (let i = 0; i < batch.messages.length; i += chunk) {
-      if (!isRunning() || isStale()) return;
-      const messages = batch.messages.slice(i, i + chunk);
-      const outputs = await this.process(messages, heartbeat);
-      await this.opts.beforeCommit?.();
-      const last = messages[messages.length - 1]!.offset;
-      await this.commit(outputs, batch.topic, batch.partition, last);
-      // The transaction committed the group's offset; this moves the consumer's own fetch position.
-      resolveOffset(last);
-      await heartbeat();
+    const { topic, partition } = batch;
+    // kafkajs heartbeats only between batches and when asked: while this batch reads, applies,
+    // waits and retries, a timer keeps the member in the group. A failed heartbeat means the
+    // group is rebalancing or has dropped this member: finish what is done and let go.
+    let rebalancing = false;
+    const beat = setInterval(() => {
+      heartbeat().catch(() => { rebalancing = true; });
+    }, this.heartbeatMs());
+    const ctl: BatchControl = {
+      halted: () => this.stopping || !isRunning() || isStale() || rebalancing,
+      // Before an effect: the broker confirms the membership (a heartbeat goes out whenever the
+      // last one is older than the interval, e.g. after this process was stalled).
+      mayApply: async () => {
+        if (ctl.halted()) return false;
+        try {
+          await heartbeat();
+          return true;
+        } catch {
+          rebalancing = true;
+          return false;
+        }
+      },
+    };
+    try {
+      let from: number | undefined;
+      try {
+        // Opening the partition's producer fences its previous owner; what that owner committed is done.
+        from = await this.txns.claim(topic, partition);
+      } catch (e) {
+        if (e instanceof FencedError) this.log.debug({ partition }, 'partition lost to another worker: waiting for the rebalance');
+        else this.log.warn({ partition, err: (e as Error).message }, 'cannot open the partition\'s transactional producer; the batch comes again');
+        await this.pause(500, ctl);
+        return;
+      }
+      const todo = from === undefined ? batch.messages : batch.messages.filter((m) => Number(m.offset) >= from);
+      if (todo.length < batch.messages.length) {
+        const done = batch.messages.filter((m) => Number(m.offset) < from!);
+        resolveOffset(done[done.length - 1]!.offset);
+      }
+      const chunk = this.opts.chunkSize ?? 500;
+      for (let i = 0; i < todo.length; i += chunk) {
+        if (ctl.halted()) {
+          this.left(todo.length - i);
+          return;
+        }
+        const messages = todo.slice(i, i + chunk);
+        const out = await this.process(messages, ctl);
+        if (out.finished) {
+          await this.opts.beforeCommit?.();
+          const last = messages[out.finished - 1]!.offset;
+          try {
+            await this.commit(out, topic, partition, last);
+          } catch (e) {
+            this.opts.afterCommit?.(partition, e as Error);
+            if (e instanceof FencedError) {
+              // Another worker owns the partition now and redoes this chunk; its results count, ours are void.
+              this.log.warn({ partition, err: e.message }, 'commit refused: the partition has another owner');
+              return;
+            }
+            throw e;
+          }
+          this.opts.afterCommit?.(partition);
+          // The transaction committed the group's offset; this moves the consumer's own fetch position.
+          resolveOffset(last);
+        }
+        if (out.finished < messages.length) {
+          // The rest comes again: after the outage, the rebalance, or to the next owner.
+          this.left(todo.length - i - out.finished);
+          return;
+        }
+      }
+    } finally {
+      clearInterval(beat);
     }
   }
 
-  /** Results and dead letters for a run of consecutive messages of one partition. */
-  async process(messages: KafkaMessage[], heartbeat: () => Promise<void> = async () => {}): Promise<{ results: ProvisioningResult[]; dead: { result: ProvisioningResult; message: KafkaMessage; attempts: number }[] }> {
-    const results: ProvisioningResult[] = [];
-    const dead: { result: ProvisioningResult; message: KafkaMessage; attempts: number }[] = [];
-    const decoded: { key: string; event: PersonChanged; message: KafkaMessage }[] = [];
-    for (const m of messages) {
+  /** Events a stopping or interrupted batch left uncommitted (the next owner or start does them). */
+  private left(n: number): void {
+    if (this.stopping) this.unfinished += n;
+  }
+
+  /** Sleeps, waking early when the batch is to stop. */
+  private async pause(ms: number, ctl: BatchControl): Promise<void> {
+    const until = Date.now() + ms;
+    while (!ctl.halted() && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
+  }
+
+  private retryWait(attempt: number, errs: unknown[]): number {
+    const rt = this.cfg.runtime;
+    // Exponential backoff with full jitter; a server's Retry-After is a floor.
+    const retryAfter = Math.max(0, ...errs.map((e) => (e instanceof TransientError ? e.retryAfterMs ?? 0 : 0)));
+    const backoff = Math.min(rt.retryMaxMs, rt.retryBaseMs * 2 ** (attempt - 1));
+    return Math.max(retryAfter, Math.random() * backoff);
+  }
+
+  /** While the group probes an outage, one retry is enough to tell whether it is over. */
+  private maxRetries(): number {
+    return this.availability.outage ? Math.min(1, this.cfg.runtime.maxRetries) : this.cfg.runtime.maxRetries;
+  }
+
+  /**
+   * Decodes an event. Bytes that cannot be decoded are poison; a registry that cannot be reached
+   * is retried, and past the retries the event stays unfinished while the group waits for it.
+   */
+  private async decode(m: KafkaMessage, ctl: BatchControl): Promise<{ event: PersonChanged } | { poison: Error } | { pending: true }> {
+    for (let attempt = 1; ; attempt++) {
       try {
-        const event = await this.codec.decode('PersonChanged', m.value!);
-        if (addressed(event, this.target.name)) decoded.push({ key: event.personId, event, message: m });
+        if (!m.value) throw new Error('the message has no value');
+        return { event: await this.codec.decode('PersonChanged', m.value) };
       } catch (e) {
-        const key = m.key?.toString() ?? 'unknown';
-        const event = { eventId: `undecodable:${m.offset}`, personId: key, changeType: 'REPROCESS', changeTime: Date.now() } as PersonChanged;
-        const result = failedResult(event, this.target.name, Date.now(), Object.assign(new Error(`event at offset ${m.offset} cannot be decoded: ${(e as Error).message}`), { code: 'undecodable' }), []);
-        this.log.error({ offset: m.offset, key }, 'undecodable event: dead-lettered');
-        results.push(result);
-        dead.push({ result, message: m, attempts: 1 });
+        if (!registryUnreachable(e)) return { poison: e as Error };
+        if (attempt > this.maxRetries() || ctl.halted()) {
+          if (!ctl.halted()) this.availability.unavailable('registry', (e as Error).message);
+          return { pending: true };
+        }
+        this.log.warn({ attempt, err: (e as Error).message }, 'schema registry unreachable: retrying');
+        await this.pause(this.retryWait(attempt, [e]), ctl);
       }
     }
-    this.counts.events += decoded.length;
-    metrics.events.inc({ target: this.target.name }, decoded.length);
-    for (const wave of waves(decoded)) {
-      const out = await this.reconcileWave(wave.map((w) => w.event));
-      await heartbeat();
-      out.forEach((r, i) => {
-        results.push(r.result);
-        if (r.result.outcome === 'FAILED') dead.push({ result: r.result, message: wave[i]!.message, attempts: r.attempts });
-      });
+  }
+
+  /**
+   * Results and dead letters for a run of consecutive messages of one partition, and how many of
+   * them, from the start, are finished (the offset moves past those only). A person's events are
+   * coalesced into one reconcile; different people run in parallel.
+   */
+  async process(messages: KafkaMessage[], ctl: BatchControl = { halted: () => false, mayApply: async () => true }): Promise<ChunkOutput> {
+    const n = messages.length;
+    const results = new Array<ProvisioningResult[]>(n);
+    const dead = new Array<DeadLetterEntry | undefined>(n);
+    const finished = new Array<boolean>(n).fill(false);
+    const events: ChunkEvent<PersonChanged>[] = [];
+    for (let i = 0; i < n; i++) {
+      const m = messages[i]!;
+      const d = await this.decode(m, ctl);
+      if ('pending' in d) break; // everything from here on comes again
+      finished[i] = true;
+      if ('poison' in d) {
+        const key = m.key?.toString() ?? 'unknown';
+        const event = { eventId: `undecodable:${m.offset}`, personId: key, changeType: 'REPROCESS', changeTime: Date.now() } as PersonChanged;
+        const result = failedResult(event, this.target.name, Date.now(), Object.assign(new Error(`event at offset ${m.offset} cannot be decoded: ${d.poison.message}`), { code: 'undecodable' }), this.deps.secrets);
+        this.log.error({ offset: m.offset, key }, 'undecodable event: dead-lettered');
+        results[i] = [result];
+        dead[i] = { result, message: m, attempts: 1 };
+        continue;
+      }
+      if (!addressed(d.event, this.target.name)) continue;
+      finished[i] = false;
+      events.push({ index: i, key: d.event.personId, work: `${d.event.runId ?? ''}|${d.event.logOnly ? 1 : 0}`, event: d.event });
     }
-    return { results, dead };
+    this.counts.events += events.length;
+    metrics.events.inc({ target: this.target.name }, events.length);
+    const works = coalesce(events);
+    this.counts.coalesced += events.length - works.length;
+    const blocked = new Set<string>(); // people with unfinished work: their later work waits too
+    for (const wave of waves(works)) {
+      if (ctl.halted()) break;
+      const todo = wave.filter((w) => !blocked.has(w.key));
+      const out = await this.reconcileWave(todo.map((w) => w.carrier.event), ctl);
+      todo.forEach((w, k) => {
+        const r = out[k];
+        if (!r) {
+          blocked.add(w.key);
+          return;
+        }
+        results[w.carrier.index] = [r.result];
+        finished[w.carrier.index] = true;
+        if (r.result.outcome === 'FAILED') dead[w.carrier.index] = { result: r.result, message: messages[w.carrier.index]!, attempts: r.attempts };
+        for (const c of w.coalesced) {
+          results[c.index] = [coalescedResult(r.result, c.event, w.carrier.event)];
+          finished[c.index] = true;
+        }
+      });
+      if (this.availability.outage) break; // the rest waits for the outage to end
+    }
+    const k = finishedPrefix(finished);
+    return {
+      results: results.slice(0, k).flatMap((r) => r ?? []),
+      dead: dead.slice(0, k).filter((d): d is DeadLetterEntry => !!d),
+      finished: k,
+    };
   }
 
   /**
    * One wave: different people, so all at once. Reads and plans in parallel, applies in one batch
    * where the target can, and retries people whose failure was transient (re-reading and
-   * re-planning them, so a retry never repeats an effect that already happened).
+   * re-planning them, so a retry never repeats an effect that already happened). A person whose
+   * failure stays transient past the retries is left unfinished (undefined), not dead-lettered:
+   * the group pauses and probes until the dependency answers again.
    */
-  private async reconcileWave(events: PersonChanged[]): Promise<{ result: ProvisioningResult; attempts: number }[]> {
-    const out = new Array<{ result: ProvisioningResult; attempts: number }>(events.length);
+  private async reconcileWave(events: PersonChanged[], ctl: BatchControl): Promise<({ result: ProvisioningResult; attempts: number } | undefined)[]> {
+    const out = new Array<{ result: ProvisioningResult; attempts: number } | undefined>(events.length);
     let pending = events.map((e, i) => ({ e, i }));
     const rt = this.cfg.runtime;
+    const maxRetries = this.maxRetries();
+    let gotThrough = false;
     for (let attempt = 1; pending.length; attempt++) {
       const retry: { e: PersonChanged; i: number; err: unknown }[] = [];
       const prepared = await mapLimit(pending, rt.concurrency, async ({ e, i }) => {
@@ -250,16 +403,19 @@ export class TargetGroup {
       const toApply: { i: number; p: Extract<Prepared, { kind: 'apply' }> }[] = [];
       for (const x of prepared) {
         if (!x) continue;
+        gotThrough = true;
         if (x.p.kind === 'done') out[x.i] = { result: x.p.result, attempts: attempt };
         else toApply.push({ i: x.i, p: x.p });
       }
       if (toApply.length) {
         const t0 = Date.now();
-        const applied = await this.applyAll(toApply.map((x) => x.p));
-        await settleGuard(toApply.map((x) => x.p), applied, this.deps);
+        const applied = await this.applyAll(toApply.map((x) => x.p), ctl);
+        // What was held back was not applied: its guard ticket counts nothing.
+        await settleGuard(toApply.map((x) => x.p), applied.map((a) => ('held' in a ? { err: a } : a)), this.deps);
         const secs = (Date.now() - t0) / 1000 / toApply.length;
         toApply.forEach((x, k) => {
           const a = applied[k]!;
+          if ('held' in a) return; // not applied: this worker may no longer own the partition
           if ('ok' in a) {
             metrics.applySeconds.observe({ target: this.target.name }, secs);
             out[x.i] = { result: appliedResult(x.p, a.ok, this.deps), attempts: attempt };
@@ -271,34 +427,36 @@ export class TargetGroup {
         });
       }
       if (!retry.length) break;
-      if (attempt > rt.maxRetries) {
-        for (const r of retry) {
-          out[r.i] = { result: failedResult(r.e, this.target.name, Date.now(), r.err, this.deps.secrets), attempts: attempt };
-          this.log.error({ person: r.e.personId, err: (r.err as Error).message, attempts: attempt }, 'retries exhausted: dead-lettered');
+      if (attempt > maxRetries || ctl.halted()) {
+        if (!ctl.halted()) {
+          const err = retry[0]!.err as Error;
+          this.log.warn({ people: retry.length, attempts: attempt, err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
+          this.availability.unavailable(dependencyOf(err), err.message);
         }
-        break;
+        return out;
       }
       this.counts.retries += retry.length;
       metrics.retries.inc({ target: this.target.name }, retry.length);
-      // Exponential backoff with full jitter; a server's Retry-After is a floor.
-      const retryAfter = Math.max(0, ...retry.map((r) => (r.err instanceof TransientError ? r.err.retryAfterMs ?? 0 : 0)));
-      const backoff = Math.min(rt.retryMaxMs, rt.retryBaseMs * 2 ** (attempt - 1));
-      const wait = Math.max(retryAfter, Math.random() * backoff);
+      const wait = this.retryWait(attempt, retry.map((r) => r.err));
       this.log.warn({ people: retry.length, attempt, waitMs: Math.round(wait), err: (retry[0]!.err as Error).message }, 'transient failure: retrying');
-      await sleep(wait);
+      await this.pause(wait, ctl);
+      if (ctl.halted()) return out;
       pending = retry.map(({ e, i }) => ({ e, i }));
     }
+    if (gotThrough) this.availability.available();
     return out;
   }
 
   /**
    * Each person's operation results, or what went wrong for that person: one person's failure
    * never fails the others of the wave. A batch that throws as a whole fails (or retries) all of
-   * its people; a target that can tell them apart reports per item instead.
+   * its people; a target that can tell them apart reports per item instead. Before each effect the
+   * membership is confirmed; `held` marks people not applied because it was not.
    */
-  private async applyAll(items: Extract<Prepared, { kind: 'apply' }>[]): Promise<({ ok: OperationResult[] } | { err: unknown })[]> {
+  private async applyAll(items: Extract<Prepared, { kind: 'apply' }>[], ctl: BatchControl): Promise<({ ok: OperationResult[] } | { err: unknown } | { held: true })[]> {
     const t = this.target;
     if (t.applyBatch) {
+      if (!(await ctl.mayApply())) return items.map(() => ({ held: true as const }));
       try {
         const results = await t.applyBatch(items.map((p) => ({ person: p.person, desired: p.desired, actual: p.actual, plan: p.plan })), this.client, this.deps.ctx);
         return results.map((ok) => ({ ok }));
@@ -307,6 +465,7 @@ export class TargetGroup {
       }
     }
     return mapLimit(items, this.cfg.runtime.concurrency, async (p) => {
+      if (!(await ctl.mayApply())) return { held: true as const };
       try {
         return { ok: await t.apply(p.plan, this.client, this.deps.ctx, p.person) };
       } catch (err) {
@@ -315,29 +474,16 @@ export class TargetGroup {
     });
   }
 
-  private async commit(out: { results: ProvisioningResult[]; dead: { result: ProvisioningResult; message: KafkaMessage; attempts: number }[] }, topic: string, partition: number, lastOffset: string): Promise<void> {
+  private async commit(out: ChunkOutput, topic: string, partition: number, lastOffset: string): Promise<void> {
     const results = await Promise.all(out.results.map(async (r) => ({
       key: r.personId, value: await this.codec.encode('ProvisioningResult', this.topics.provisioningResult, r),
       headers: { 'tilgang-event': 'ProvisioningResult', 'tilgang-target': r.target },
     })));
     const dead = out.dead.map((d) => dlqMessage(d.result, { topic, partition, offset: d.message.offset, key: d.message.key, value: d.message.value, attempts: d.attempts }));
-    await this.txn.run(async () => {
-      const txn = await this.producer.transaction();
-      try {
-        if (results.length) await txn.send({ topic: this.topics.provisioningResult, messages: results });
-        if (dead.length) await txn.send({ topic: this.topics.dlq, messages: dead });
-        await txn.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: String(Number(lastOffset) + 1) }] }] });
-        await txn.commit();
-      } catch (e) {
-        await txn.abort().catch(() => {});
-        // The batch will be redelivered and re-planned; a fresh producer (same transactional id)
-        // fences whatever the old one left open, e.g. after a broker restart.
-        await this.producer.disconnect().catch(() => {});
-        this.producer = this.newProducer();
-        await this.producer.connect().catch(() => {});
-        throw e;
-      }
-    });
+    await this.txns.commit(topic, partition, [
+      { topic: this.topics.provisioningResult, messages: results },
+      { topic: this.topics.dlq, messages: dead },
+    ], Number(lastOffset) + 1);
     this.counts.results += out.results.length;
     this.counts.dlq += dead.length;
     for (const r of out.results) metrics.results.inc({ target: r.target, outcome: r.outcome });
@@ -345,3 +491,42 @@ export class TargetGroup {
   }
 }
 
+type DeadLetterEntry = { result: ProvisioningResult; message: KafkaMessage; attempts: number };
+
+/** A chunk's results and dead letters, for its first `finished` events. */
+export interface ChunkOutput { results: ProvisioningResult[]; dead: DeadLetterEntry[]; finished: number }
+
+/** What a batch may still do. */
+export interface BatchControl {
+  /** The batch is to finish what it has and start nothing new (stopping, rebalancing, partition lost). */
+  halted(): boolean;
+  /** Asked before each effect: false when this worker may no longer own the partition. */
+  mayApply(): Promise<boolean>;
+}
+
+/** The result of an event whose work a later event of the same person did. */
+export function coalescedResult(carried: ProvisioningResult, own: PersonChanged, carrier: PersonChanged): ProvisioningResult {
+  return {
+    ...carried, eventId: randomUUID(), sourceEventId: own.eventId, runId: own.runId ?? null, mode: own.mode ?? 'LIVE', logOnly: !!own.logOnly,
+    operations: [], counters: {}, coalescedInto: carrier.eventId,
+  };
+}
+
+/**
+ * A registry that cannot be reached (refused, reset, timed out, 5xx, 429) is an outage; anything
+ * else about the bytes (wrong magic byte, unknown schema id, a body that is not Avro) is poison.
+ */
+export function registryUnreachable(e: unknown): boolean {
+  const err = e as { name?: string; status?: number; message?: string; code?: string };
+  if (isTransient(e)) return true;
+  if (err?.name === 'ResponseError') {
+    if (err.status !== undefined && (err.status >= 500 || err.status === 429 || err.status === 408)) return true;
+    return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|EPIPE|socket hang up|timeout/i.test(err.message ?? '');
+  }
+  return false;
+}
+
+/** Which dependency a transient failure is about, for the outage's name. */
+function dependencyOf(e: unknown): string {
+  return e instanceof TransientError && e.code === 'directory' ? 'directory' : 'target';
+}

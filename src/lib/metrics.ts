@@ -15,6 +15,10 @@ export const metrics = {
   skipped: counter('tilgang_producer_skipped_total', 'change log entries passed over', ['reason']),
   published: counter('tilgang_producer_published_total', 'PersonChanged events published', []),
   writebacks: counter('tilgang_writeback_total', 'status writes to the directory', ['outcome']),
+  unavailableSince: new client.Gauge({
+    name: 'tilgang_unavailable_since_seconds', help: 'when a target group found the target (or a dependency) unavailable, unix seconds; 0 when available',
+    labelNames: ['target', 'dependency'], registers: [registry],
+  }),
   lag: new client.Gauge({ name: 'tilgang_consumer_lag', help: 'messages behind the end of the partition', labelNames: ['group', 'partition'], registers: [registry] }),
   applySeconds: new client.Histogram({
     name: 'tilgang_apply_seconds', help: 'time to apply one person\'s plan (or their share of a batch)', labelNames: ['target'],
@@ -22,7 +26,12 @@ export const metrics = {
   }),
 };
 
-export interface HealthSource { name: string; ready(): boolean }
+export interface HealthSource {
+  name: string;
+  ready(): boolean;
+  /** Why it is not ready (and since when), for /readyz. */
+  reason?(): string | undefined;
+}
 
 /** /metrics (Prometheus), /healthz (the process lives), /readyz (every component is connected). */
 export function serveHealth(port: number, sources: () => HealthSource[]): Promise<Server> {
@@ -33,7 +42,10 @@ export function serveHealth(port: number, sources: () => HealthSource[]): Promis
     } else if (req.url === '/healthz') {
       res.end('ok\n');
     } else if (req.url === '/readyz') {
-      const notReady = sources().filter((s) => !s.ready()).map((s) => s.name);
+      const notReady = sources().filter((s) => !s.ready()).map((s) => {
+        const why = s.reason?.();
+        return why ? `${s.name} (${why})` : s.name;
+      });
       res.statusCode = notReady.length ? 503 : 200;
       res.end(notReady.length ? `not ready: ${notReady.join(', ')}\n` : 'ready\n');
     } else {

@@ -81,5 +81,7 @@ export interface ProvisioningResult {
   /** Target-specific counts for the run report (coursesAdded, coursesRemoved, ...). */
   counters?: Record<string, number>;
   durationMs?: number;
+  /** Set when this event's work was done by a later event of the same person in the same batch (the last decides): that event's eventId. Its result carries the operations. */
+  coalescedInto?: null | string;
   processedAt: number;
 }
