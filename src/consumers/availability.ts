@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { backoffDelay } from '../lib/backoff.js';
 import { metrics } from '../lib/metrics.js';
 
 export interface Outage {
@@ -20,12 +21,15 @@ export class Availability {
   private down: Outage | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A probe round is under way: the first failure ends it and schedules the next. */
+  private probing = false;
 
   constructor(
     private readonly target: string,
     private readonly log: Logger,
     private readonly flow: { pause(): void; resume(): void },
     private readonly backoff: { baseMs: number; maxMs: number },
+    /** Whether the target answers now; false when it cannot tell (then the next batch is the probe). */
     private readonly check?: () => Promise<boolean>,
   ) {}
 
@@ -47,8 +51,14 @@ export class Availability {
       metrics.unavailableSince.set({ target: this.target, dependency }, Math.floor(this.down.since.getTime() / 1000));
       this.log.warn({ dependency, err: error }, 'unavailable: pausing the group\'s partitions, nothing is dead-lettered; probing until it answers');
     } else {
-      this.down.probes++;
       this.down.error = error;
+      // Batches already in flight report the same outage: the probe round they are not is scheduled already.
+      if (!this.probing) {
+        this.flow.pause();
+        return;
+      }
+      this.probing = false;
+      this.down.probes++;
     }
     this.flow.pause();
     this.schedule();
@@ -59,6 +69,7 @@ export class Availability {
     const d = this.down;
     if (!d) return;
     this.down = undefined;
+    this.probing = false;
     clearTimeout(this.timer);
     metrics.unavailableSince.set({ target: this.target, dependency: d.dependency }, 0);
     this.log.warn({ dependency: d.dependency, downSeconds: Math.round((Date.now() - d.since.getTime()) / 1000), probes: d.probes }, 'available again: resuming');
@@ -70,10 +81,10 @@ export class Availability {
     if (this.down) this.flow.pause();
   }
 
-  /** Capped exponential backoff with full jitter (never below the base). */
+  /** Capped exponential backoff with full jitter, never below the base. */
   nextProbeMs(probes = this.down?.probes ?? 0): number {
-    const cap = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** probes);
-    return this.backoff.baseMs + Math.random() * Math.max(0, cap - this.backoff.baseMs);
+    const { baseMs, maxMs } = this.backoff;
+    return Math.max(baseMs, backoffDelay({ baseMs, capMs: Math.max(baseMs, maxMs), jitter: 'full' }, probes + 1));
   }
 
   private schedule(): void {
@@ -94,6 +105,7 @@ export class Availability {
       }
     }
     // Let one round of batches through: their success calls available(), their failure unavailable().
+    this.probing = true;
     this.flow.resume();
   }
 

@@ -12,7 +12,7 @@ import { metrics } from '../lib/metrics.js';
 import { MvReader } from '../mv/person.js';
 import { EventCodec } from '../schemas/codec.js';
 import type { PersonChanged, ProvisioningResult } from '../schemas/generated.js';
-import { sleep } from '../stack/process.js';
+import { backoffDelay, sleep } from '../lib/backoff.js';
 import { dlqMessage, dlqTopic } from './dlq.js';
 import { isTransient, TransientError } from '../spi/index.js';
 import { MassChangeGuard, type GuardSettings } from './guard.js';
@@ -63,7 +63,9 @@ export class TargetGroup {
   /** Events in flight that a stop left uncommitted. */
   private unfinished = 0;
   private availability!: Availability;
-  readonly counts = { events: 0, results: 0, dlq: 0, retries: 0, coalesced: 0 };
+  /** When the target last answered a read or an apply. */
+  private lastAnswerAt = 0;
+  readonly counts = { events: 0, results: 0, dlq: 0, retries: 0, coalesced: 0, assignments: 0 };
 
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, readonly target: AnyTarget, private readonly opts: TargetGroupOptions = {}) {
     this.groupId = opts.groupId ?? `tilgang.${target.name}`;
@@ -130,7 +132,8 @@ export class TargetGroup {
     await this.codec.register('ProvisioningResult', this.topics.provisioningResult);
     this.txns = new PartitionTransactions(this.kafka, this.groupId);
     this.availability = new Availability(this.target.name, this.log, { pause: () => this.consumer.pause(), resume: () => this.consumer.resume() },
-      { baseMs: this.cfg.runtime.retryBaseMs, maxMs: this.opts.probeMaxMs ?? 60_000 });
+      { baseMs: this.cfg.runtime.retryBaseMs, maxMs: this.opts.probeMaxMs ?? 60_000 },
+      'check' in this.target && this.target.check ? () => this.targetAnswers() : undefined);
     this.deps = {
       target: this.target, ctx, client: this.client, directory: this.directory, mv: this.mv, guard: this.guard,
       guardSettings: this.guardSettings(), totalAccounts: () => this.totalAccounts(),
@@ -152,6 +155,7 @@ export class TargetGroup {
           eachBatch: (p) => this.onBatch(p),
         });
       }, this.target.name, (assigned) => {
+        if (assigned.length) this.counts.assignments++;
         this.txns.assign(assigned);
         this.availability.reassert();
       });
@@ -284,8 +288,28 @@ export class TargetGroup {
     const rt = this.cfg.runtime;
     // Exponential backoff with full jitter; a server's Retry-After is a floor.
     const retryAfter = Math.max(0, ...errs.map((e) => (e instanceof TransientError ? e.retryAfterMs ?? 0 : 0)));
-    const backoff = Math.min(rt.retryMaxMs, rt.retryBaseMs * 2 ** (attempt - 1));
-    return Math.max(retryAfter, Math.random() * backoff);
+    return backoffDelay({ baseMs: rt.retryBaseMs, capMs: Math.max(rt.retryBaseMs, rt.retryMaxMs), jitter: 'full' }, attempt, retryAfter);
+  }
+
+  /**
+   * Whether the target answers at all, by its check when it has one: tells a person whose calls
+   * keep failing from a target that is down.
+   */
+  private async targetAnswers(): Promise<boolean> {
+    const check = (this.target as { check?: (client: unknown, ctx: TargetContext<any>) => Promise<unknown> }).check;
+    if (!check) return false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        check.call(this.target, this.client, this.deps.ctx),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('check timed out')), 10_000); }),
+      ]);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** While the group probes an outage, one retry is enough to tell whether it is over. */
@@ -348,7 +372,10 @@ export class TargetGroup {
     const works = coalesce(events);
     this.counts.coalesced += events.length - works.length;
     const blocked = new Set<string>(); // people with unfinished work: their later work waits too
-    for (const wave of waves(works)) {
+    const planned = waves(works);
+    // While an outage lasts, one person probes before the rest of the chunk is tried.
+    if (this.availability.outage && (planned[0]?.length ?? 0) > 1) planned.splice(0, 1, planned[0]!.slice(0, 1), planned[0]!.slice(1));
+    for (const wave of planned) {
       if (ctl.halted()) break;
       const todo = wave.filter((w) => !blocked.has(w.key));
       const out = await this.reconcileWave(todo.map((w) => w.carrier.event), ctl);
@@ -390,6 +417,7 @@ export class TargetGroup {
     const maxRetries = this.maxRetries();
     let gotThrough = false;
     for (let attempt = 1; pending.length; attempt++) {
+      const began = Date.now();
       const retry: { e: PersonChanged; i: number; err: unknown }[] = [];
       const prepared = await mapLimit(pending, rt.concurrency, async ({ e, i }) => {
         try {
@@ -404,6 +432,7 @@ export class TargetGroup {
       for (const x of prepared) {
         if (!x) continue;
         gotThrough = true;
+        if (x.p.kind === 'apply' || ['UNCHANGED', 'PLANNED', 'HELD'].includes(x.p.result.outcome)) this.lastAnswerAt = Date.now();
         if (x.p.kind === 'done') out[x.i] = { result: x.p.result, attempts: attempt };
         else toApply.push({ i: x.i, p: x.p });
       }
@@ -417,6 +446,7 @@ export class TargetGroup {
           const a = applied[k]!;
           if ('held' in a) return; // not applied: this worker may no longer own the partition
           if ('ok' in a) {
+            this.lastAnswerAt = Date.now();
             metrics.applySeconds.observe({ target: this.target.name }, secs);
             out[x.i] = { result: appliedResult(x.p, a.ok, this.deps), attempts: attempt };
           } else if (isTransient(a.err)) {
@@ -428,11 +458,22 @@ export class TargetGroup {
       }
       if (!retry.length) break;
       if (attempt > maxRetries || ctl.halted()) {
-        if (!ctl.halted()) {
-          const err = retry[0]!.err as Error;
-          this.log.warn({ people: retry.length, attempts: attempt, err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
-          this.availability.unavailable(dependencyOf(err), err.message);
+        if (ctl.halted()) return out;
+        const err = retry[0]!.err as Error;
+        const dependency = dependencyOf(err);
+        // The target answered during this last attempt (another call, or its check): these people's
+        // failure is their own, and waiting for the target would hold everyone behind them.
+        // Dead-letter them. A target that went down answers nothing after it did.
+        if (dependency === 'target' && (this.lastAnswerAt >= began || await this.targetAnswers())) {
+          for (const r of retry) {
+            out[r.i] = { result: failedResult(r.e, this.target.name, Date.now(), r.err, this.deps.secrets), attempts: attempt };
+            this.log.error({ person: r.e.personId, err: (r.err as Error).message, attempts: attempt }, 'retries exhausted while the target answers: dead-lettered');
+          }
+          this.availability.available();
+          return out;
         }
+        this.log.warn({ people: retry.length, attempts: attempt, dependency, err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
+        this.availability.unavailable(dependency, err.message);
         return out;
       }
       this.counts.retries += retry.length;

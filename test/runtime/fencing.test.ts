@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
-import { Collector, decodeResults, eventually, sleep, testEnv, type TestEnv } from '../support/env.js';
+import { Collector, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { pgAccounts } from '../support/pg-target.js';
 
 /** A worker process of the group (test/support/group-child.ts), its stdout lines collected. */
@@ -35,7 +35,7 @@ describe('a worker stalled past the session timeout while another takes its part
     env = await testEnv('fence', (cfg) => { cfg.runtime.sessionTimeoutMs = 6000; });
     accounts = await pgAccounts(env, { affiliations: ['student'] });
     const { pool, schema } = accounts;
-    const people = [];
+    const people: TestPerson[] = [];
     for (let i = 0; i < 24; i++) people.push(await env.addPerson({}));
     const groupId = `tilgang.pgtest.${env.id}`;
     const results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();

@@ -78,9 +78,13 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     const [, upd] = await waitResults(p.id, 2);
     expect(upd!.operations).toEqual([expect.objectContaining({ kind: 'update', outcome: 'APPLIED', changes: [{ attribute: 'sn', from: p.sn, to: 'Nyquist-Ås' }] })]);
     await setAffiliation(p, 'alum');
-    // Two modifies, two events; level-triggered, the first may already see both: one disables, one finds nothing to do.
+    // Two modifies, two events, one disable: level-triggered, the first may already see both and the
+    // second finds nothing to do; or both fall in one chunk and the first's result names the second's.
     const rs = await waitResults(p.id, 4);
-    expect(rs.slice(2).map((r) => r.operations!.map((o) => o.kind).join() || r.outcome).sort()).toEqual(['UNCHANGED', 'disable']);
+    const [first, second] = rs.slice(2);
+    expect(rs.slice(2).map((r) => r.operations!.map((o) => o.kind).join() || (r.coalescedInto ? 'coalesced' : r.outcome)).sort()).toEqual(
+      first!.coalescedInto ? ['coalesced', 'disable'] : ['UNCHANGED', 'disable']);
+    if (first!.coalescedInto) expect(first!.coalescedInto).toBe(second!.sourceEventId);
     expect(await account(p.id)).toMatchObject({ enabled: false });
     await setAffiliation(p, 'employee');
     await eventually(async () => (await account(p.id))?.enabled === true, 20_000, 'enabled again');
@@ -119,6 +123,38 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     }
     // Exactly one result per event.
     expect(new Set(rs.map((r) => r.sourceEventId)).size).toBe(evs.length);
+  });
+
+  it('coalesces a person\'s events in a chunk into one reconcile; every event gets a result naming the one that did the work', async () => {
+    const p = await env.addPerson({});
+    await waitResults(p.id, 1);
+    const before = (await effects(p.id)).length;
+    // The account drifts (someone edited it by hand); twenty events of one run arrive at once.
+    await pool.query(`UPDATE ${schema}.accounts SET sn = 'Endret-For-Hånd' WHERE person_id = $1`, [p.id]);
+    const runId = newRunId();
+    const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.coalesce.${env.id}`);
+    await pub.connect();
+    const evs = Array.from({ length: 20 }, (_, k) => ({ ...runEvent(p.id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' }), eventId: `${p.id}:c${String(k).padStart(2, '0')}` }));
+    await pub.send(evs);
+    await pub.disconnect();
+    const rs = await eventually(async () => {
+      const r = (await resultsFor(p.id)).filter((x) => x.runId === runId);
+      return r.length >= evs.length && r;
+    }, 30_000, 'a result for each of the twenty events');
+    expect(rs.map((r) => r.sourceEventId)).toEqual(evs.map((e) => e.eventId)); // one each, in order
+    const carriers = rs.filter((r) => !r.coalescedInto);
+    expect(carriers.length).toBeLessThan(evs.length / 2); // a batch boundary may split them once
+    expect(carriers.at(-1)!.sourceEventId).toBe(evs.at(-1)!.eventId); // the last decides
+    for (const r of rs.filter((x) => x.coalescedInto)) {
+      const carrier = rs.find((x) => x.sourceEventId === r.coalescedInto)!;
+      expect(carrier.coalescedInto).toBeNull();
+      expect(rs.indexOf(carrier)).toBeGreaterThan(rs.indexOf(r));
+      expect(r.operations).toEqual([]);
+      expect(r.outcome).toBe(carrier.outcome);
+    }
+    // The drift was repaired once: one update, not twenty.
+    expect((await effects(p.id)).slice(before).map((e) => e.kind)).toEqual(['update']);
+    expect(group.counts.coalesced).toBeGreaterThanOrEqual(evs.length - carriers.length);
   });
 
   it('applies different people concurrently but one person never twice at once', async () => {

@@ -2,13 +2,15 @@
 //   TILGANG_TEST_MODE=crash (default): kills itself after applying, before committing results and offsets.
 //   TILGANG_TEST_MODE=stall: after its first applied effect, every apply waits for a line on stdin
 //     (the test stops the process meanwhile, so it misses its heartbeats), then commits as if nothing happened.
+//   TILGANG_TEST_MODE=slow-retry: a transient failure asks for a retry a minute later (Retry-After), so a
+//     stop arrives while the worker waits to retry.
 //   TILGANG_TEST_MODE=plain: an ordinary worker.
 // Prints 'started', 'applied', 'committed <partition>' and 'refused <partition>' on stdout.
 import { createInterface } from 'node:readline';
 import { makeKafka } from '../../src/lib/kafka.js';
 import { TargetGroup } from '../../src/consumers/target-group.js';
 import type { Config } from '../../src/config.js';
-import type { AnyTarget } from '../../src/spi/index.js';
+import { TransientError, type AnyTarget } from '../../src/spi/index.js';
 import { pgTarget } from './pg-target.js';
 
 const cfg = JSON.parse(process.env.TILGANG_TEST_CONFIG!) as Config;
@@ -26,6 +28,20 @@ if (mode === 'stall') {
       if (!told) { told = true; say('applied'); }
       await go;
       return out;
+    },
+  };
+}
+
+if (mode === 'slow-retry') {
+  target = {
+    ...pgTarget,
+    async apply(plan, client, ctx, person) {
+      try {
+        return await pgTarget.apply(plan, client, ctx, person);
+      } catch (e) {
+        if (e instanceof TransientError) throw new TransientError(e.message, e.code, 60_000);
+        throw e;
+      }
     },
   };
 }
