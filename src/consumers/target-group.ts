@@ -4,7 +4,7 @@ import { describeIssues, resolvedSecrets } from '../config.js';
 import { A } from '../directory/attributes.js';
 import { Directory } from '../directory/client.js';
 import { mapLimit } from '../lib/concurrency.js';
-import type { DependencyHealth } from '../lib/health.js';
+import { withDeadline, type DependencyHealth } from '../lib/health.js';
 import { eq } from '../lib/ldap/filter.js';
 import { ensureTopicsOn, FencedError, PartitionTransactions, ResilientConsumer, type EachBatchPayload, type Kafka, type KafkaMessage } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
@@ -133,7 +133,7 @@ export class TargetGroup {
     this.txns = new PartitionTransactions(this.kafka, this.groupId);
     this.availability = new Availability(this.target.name, this.log, { pause: () => this.consumer.pause(), resume: () => this.consumer.resume() },
       { baseMs: this.cfg.runtime.retryBaseMs, maxMs: this.opts.probeMaxMs ?? 60_000 },
-      'check' in this.target && this.target.check ? () => this.targetAnswers() : undefined);
+      this.target.check ? () => this.targetAnswers() : undefined);
     this.deps = {
       target: this.target, ctx, client: this.client, directory: this.directory, mv: this.mv, guard: this.guard,
       guardSettings: this.guardSettings(), totalAccounts: () => this.totalAccounts(),
@@ -296,19 +296,12 @@ export class TargetGroup {
    * keep failing from a target that is down.
    */
   private async targetAnswers(): Promise<boolean> {
-    const check = (this.target as { check?: (client: unknown, ctx: TargetContext<any>) => Promise<unknown> }).check;
-    if (!check) return false;
-    let timer: NodeJS.Timeout | undefined;
+    if (!this.target.check) return false;
     try {
-      await Promise.race([
-        check.call(this.target, this.client, this.deps.ctx),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('check timed out')), 10_000); }),
-      ]);
+      await withDeadline(this.target.check(this.client, this.deps.ctx), 10_000, () => new Error('check timed out'));
       return true;
     } catch {
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
