@@ -124,7 +124,7 @@ export class ResilientConsumer {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private assigned: TopicPartitions[] = [];
-  /** Waits between restarts, growing for the member's life; decorrelated, so members do not rejoin in lockstep. */
+  /** Waits between restarts, growing until the member joins again; decorrelated, so members do not rejoin in lockstep. */
   private readonly backoff = new Backoff({ baseMs: 500, capMs: 30_000, jitter: 'decorrelated' });
 
   constructor(private readonly kafka: Kafka, private readonly config: ConsumerConfig, private readonly begin: (c: Consumer) => Promise<void>, private readonly name: string,
@@ -135,6 +135,8 @@ export class ResilientConsumer {
     const c = this.kafka.consumer(this.config);
     this.consumer = c;
     c.on(c.events.GROUP_JOIN, (e) => {
+      // A member that joined is healthy: the next crash waits from the start of the backoff again.
+      this.backoff.reset();
       this.assigned = Object.entries(e.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions: partitions as number[] }));
       this.onAssignment?.(this.assigned);
     });
