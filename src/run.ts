@@ -15,8 +15,8 @@ export interface Running {
   groups: TargetGroup[];
   writeback?: Writeback;
   health?: Server;
-  /** Stops every role; says how many events in flight the target groups left uncommitted. */
-  stop(): Promise<{ unfinished: number }>;
+  /** Stops every role; says how many events in flight the target groups left uncommitted, and whether one waited out an outage. */
+  stop(): Promise<{ unfinished: number; outage: boolean }>;
 }
 
 /** A target group's readiness for /readyz (saying what it waits for), and each server it depends on by name, so a 503 says which is missing. */
@@ -40,7 +40,7 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
     await r.producer?.stop();
     await r.writeback?.stop();
     await new Promise<void>((res) => (r.health ? r.health.close(() => res()) : res()));
-    return { unfinished: left.reduce((n, l) => n + l.unfinished, 0) };
+    return { unfinished: left.reduce((n, l) => n + l.unfinished, 0), outage: left.some((l) => l.outage) };
   } };
   const sources: HealthSource[] = [];
   for (const role of await want()) {

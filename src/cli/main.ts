@@ -101,10 +101,10 @@ program.command('run').description('run the producer, every enabled target group
     const r = await startRoles(config(), o.role ?? 'all', { metricsPort: o.metricsPort });
     log.info({ roles: o.role ?? 'all' }, 'running');
     await untilSignal(async () => {
-      const { unfinished } = await r.stop();
-      // 3: stopped cleanly, but events in flight were left uncommitted for the next worker.
-      if (unfinished) {
-        log.warn({ unfinished }, 'stopped with events in flight left uncommitted: the next worker of the group does them');
+      const { unfinished, outage } = await r.stop();
+      // 3: stopped cleanly, but work was left: events in flight uncommitted, or a target's events waiting out an outage.
+      if (unfinished || outage) {
+        log.warn({ unfinished, outage }, 'stopped with work left: the next worker of the group does it');
         process.exitCode = 3;
       }
     });

@@ -165,18 +165,20 @@ export class TargetGroup {
 
   /**
    * SIGTERM: retries and waits end, the batches in flight commit what they finished, then the
-   * member leaves the group. Says how many events in flight were left for the next owner.
+   * member leaves the group. Says how many events in flight were left for the next owner, and
+   * whether the group was waiting out an outage (its events wait in Kafka).
    */
-  async stop(): Promise<{ unfinished: number }> {
+  async stop(): Promise<{ unfinished: number; outage: boolean }> {
     this.ready = false;
     this.stopping = true;
+    const outage = !!this.availability?.outage;
     this.availability?.stop();
     await this.consumer?.stop();
     await this.txns?.close();
     await this.directory?.close();
     await this.mv?.close().catch(() => {});
     if (this.client && this.target.close) await this.target.close(this.client).catch(() => {});
-    return { unfinished: this.unfinished };
+    return { unfinished: this.unfinished, outage };
   }
 
   /** kafkajs heartbeats only when asked; a third of the session, at most every second. */

@@ -63,7 +63,7 @@ describe('SIGTERM while a worker waits to retry', () => {
       try {
         await eventually(async () => (await decodeResults(env, results.messages)).filter((r) => r.runId === runId).length >= people.length, 60_000, 'the rest');
       } finally {
-        expect(await g.stop()).toEqual({ unfinished: 0 });
+        expect(await g.stop()).toEqual({ unfinished: 0, outage: false });
       }
       const rs = (await decodeResults(env, results.messages)).filter((r) => r.runId === runId);
       expect(rs.map((r) => r.personId).sort()).toEqual(people.map((p) => p.id).sort());

@@ -59,8 +59,8 @@ await g.start();
 say('started');
 // Exit 0 when everything taken in was committed, 3 when events in flight were left for the next owner.
 process.once('SIGTERM', () => {
-  g.stop().then(({ unfinished }) => {
-    say(`stopped unfinished=${unfinished}`);
-    process.exit(unfinished ? 3 : 0);
+  g.stop().then(({ unfinished, outage }) => {
+    say(`stopped unfinished=${unfinished}${outage ? ' outage' : ''}`);
+    process.exit(unfinished || outage ? 3 : 0);
   }, () => process.exit(1));
 });
