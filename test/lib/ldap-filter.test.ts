@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'ldapts';
 import { loadConfig, readSecret } from '../../src/config.js';
 import { childDn, dnEquals, parseDn, rdnValue } from '../../src/lib/ldap/dn.js';
-import { and, anyOf, eq, escapeFilterValue, not, or, present } from '../../src/lib/ldap/filter.js';
+import { and, anyOf, eq, escapeFilterValue, ge, le, not, or, present } from '../../src/lib/ldap/filter.js';
 
 describe('filter builder (RFC 4515)', () => {
   it.each([
@@ -23,6 +23,8 @@ describe('filter builder (RFC 4515)', () => {
     expect(and(eq('objectClass', 'idautoPerson'), or(eq('uid', 'a'), eq('uid', 'b*'))).toString())
       .toBe('(&(objectClass=idautoPerson)(|(uid=a)(uid=b\\2a)))');
     expect(not(present('mail')).toString()).toBe('(!(mail=*))');
+    expect(and(ge('entryCSN', '20261129031500.000001Z#000000#000#000000'), le('sn', 'b*')).toString())
+      .toBe('(&(entryCSN>=20261129031500.000001Z#000000#000#000000)(sn<=b\\2a))');
     expect(anyOf('idautoID', ['x', 'y', '(z)']).toString()).toBe('(|(idautoID=x)(idautoID=y)(idautoID=\\28z\\29))');
     expect(anyOf('idautoID', ['x']).toString()).toBe('(idautoID=x)');
     expect(() => or()).toThrow(/no filters/);
@@ -73,6 +75,10 @@ describe('filters and DNs against the directory', () => {
     expect(await find(eq('sn', '*)(cn=*'))).toEqual([]);
     expect(await find(and(present('sn'), eq('cn', 'Plain')))).toEqual(['Plain']);
     expect(await find(anyOf('cn', ['Doe, John', 'C:\\share', 'nobody']))).toEqual(['C:\\share', 'Doe, John']);
+    // Ordering needs an attribute that has an ordering rule: the server's timestamps do.
+    expect(await find(ge('createTimestamp', '19700101000000Z'))).toHaveLength(people.length);
+    expect(await find(and(ge('createTimestamp', '29990101000000Z'), present('cn')))).toEqual([]);
+    expect(await find(le('createTimestamp', '29990101000000Z'))).toHaveLength(people.length);
   });
 
   it('DNs the directory returns parse back to the names that were written', async () => {

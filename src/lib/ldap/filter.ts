@@ -4,13 +4,23 @@
  * on the wire (BER) when handed to a search, so no value can change a filter's shape.
  * `(${attr}=${value})` with a value of `*` matches everyone; `eq(attr, value)` matches only `*`.
  */
-import { AndFilter, EqualityFilter, Filter, NotFilter, OrFilter, PresenceFilter } from 'ldapts';
+import { AndFilter, EqualityFilter, Filter, GreaterThanEqualsFilter, LessThanEqualsFilter, NotFilter, OrFilter, PresenceFilter } from 'ldapts';
 
 export type { Filter } from 'ldapts';
 
 /** `(attr=value)`, the value taken literally. */
 export function eq(attribute: string, value: string): Filter {
   return new EqualityFilter({ attribute, value });
+}
+
+/** `(attr>=value)` by the attribute's ordering rule, e.g. a change log read from a CSN on. */
+export function ge(attribute: string, value: string): Filter {
+  return new GreaterThanEqualsFilter({ attribute, value });
+}
+
+/** `(attr<=value)` by the attribute's ordering rule. */
+export function le(attribute: string, value: string): Filter {
+  return new LessThanEqualsFilter({ attribute, value });
 }
 
 /** `(attr=*)`: the attribute has a value. */
