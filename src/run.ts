@@ -53,7 +53,7 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
       const w = new Writeback(cfg, kafka);
       await w.start();
       r.writeback = w;
-      sources.push({ name: 'writeback', ready: () => w.isReady() });
+      sources.push({ name: 'writeback', ready: () => w.isReady(), reason: () => w.readiness() });
     } else if (role.startsWith('target:')) {
       const g = new TargetGroup(cfg, kafka, await getTarget(role.slice('target:'.length)));
       await g.start();

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { dlqTopic, readDeadLetters, redrive } from '../consumers/dlq.js';
+import { dlqTopic, readDeadLetters, redrive, WRITEBACK } from '../consumers/dlq.js';
 import { MassChangeGuard } from '../consumers/guard.js';
 import { countResults, formatReport, readRunResults } from '../consumers/report.js';
 import { makeKafka } from '../lib/kafka.js';
@@ -138,17 +138,23 @@ program.command('sim').description('serve a simulator of a target system\'s API'
     await untilSignal(() => s.close());
   });
 
-const dlq = program.command('dlq').description('the dead-letter topic of a target');
-dlq.command('list').argument('<target>').action(async (target: string) => {
+const dlq = program.command('dlq').description('the dead-letter topic of a target, or of the writeback (`writeback`)');
+dlq.command('list').argument('<target>', 'a target name, or writeback').action(async (target: string) => {
   const { letters } = await readDeadLetters(makeKafka(config()), target);
   if (!letters.length) return console.log(`${dlqTopic(target)}: empty`);
-  for (const l of letters) console.log(`${l.offset.padStart(6)}  ${l.failedAt}  ${l.personId}  ${l.error?.code ?? ''}: ${l.error?.message ?? ''}  (attempts ${l.attempts})`);
+  for (const l of letters) {
+    const who = l.personId || `(no person; key ${l.key ?? 'none'})`;
+    const of = l.resultTarget ? `  [${l.resultTarget}]` : '';
+    console.log(`${l.offset.padStart(6)}  ${l.failedAt}  ${who}${of}  ${l.error?.code ?? ''}: ${l.error?.message ?? ''}  (attempts ${l.attempts})`);
+  }
   console.log(`${letters.length} dead letter(s); redrive with: tilgang dlq redrive ${target}`);
 });
-dlq.command('redrive').argument('<target>').action(async (target: string) => {
+dlq.command('redrive').argument('<target>', 'a target name, or writeback').action(async (target: string) => {
   const cfg = config();
   const r = await redrive(cfg, makeKafka(cfg), target);
-  console.log(r.people ? `run ${r.runId}: ${r.people} person(s) sent back to ${target}` : 'nothing to redrive');
+  const to = target === WRITEBACK ? 'their targets (the new results are written back)' : target;
+  console.log(r.people ? `run ${r.runId}: ${r.people} person(s) sent back to ${to}` : 'nothing to redrive');
+  if (r.unaddressed) console.log(`${r.unaddressed} letter(s) name no person or no target (bytes that were not an event): marked done, nothing to send back`);
 });
 
 const guard = program.command('guard').description('the mass-change guard of a target');

@@ -4,12 +4,17 @@ import { readToEnd } from '../lib/read-to-end.js';
 import { newRunId, reprocessForTarget } from '../producers/publisher.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
 
-export const dlqTopic = (target: string) => `tilgang.${target}.dlq`;
-const redriveGroup = (target: string) => `tilgang.${target}.dlq-redrive`;
+export const dlqTopic = (owner: string) => `tilgang.${owner}.dlq`;
+const redriveGroup = (owner: string) => `tilgang.${owner}.dlq-redrive`;
+
+/** The writeback's dead letters are listed and redriven like a target's: `tilgang dlq list writeback`. */
+export const WRITEBACK = 'writeback';
 
 /** A dead letter: the event as it came (bytes, for forensics), why it failed, and where from. JSON, for people to read. */
 export interface DeadLetter {
+  /** Whose dead letter it is: a target, or the writeback. */
   target: string;
+  /** The person the event is about; empty when the event could not be decoded (its key is not trusted to name anyone). */
   personId: string;
   sourceEventId: string;
   runId: string | null;
@@ -19,15 +24,22 @@ export interface DeadLetter {
   source: { topic: string; partition: number; offset: string };
   /** The original message value, base64 (Avro, Confluent wire format). */
   event: string | null;
+  /** The message key as it came, when it is not known to name the person (undecodable events). */
+  key?: string | null;
+  /** Writeback letters: the target whose result could not be recorded (redrive sends the person back to it). */
+  resultTarget?: string;
+}
+
+export function deadLetterMessage(letter: DeadLetter) {
+  return { key: letter.personId || letter.key || null, value: JSON.stringify(letter), headers: { 'tilgang-event': 'DeadLetter' } };
 }
 
 export function dlqMessage(r: ProvisioningResult, src: { topic: string; partition: number; offset: string; key: Buffer | null; value: Buffer | null; attempts: number }) {
-  const letter: DeadLetter = {
+  return deadLetterMessage({
     target: r.target, personId: r.personId, sourceEventId: r.sourceEventId, runId: r.runId ?? null, error: r.error ?? null,
     attempts: src.attempts, failedAt: new Date(r.processedAt).toISOString(),
     source: { topic: src.topic, partition: src.partition, offset: src.offset }, event: src.value ? src.value.toString('base64') : null,
-  };
-  return { key: r.personId, value: JSON.stringify(letter), headers: { 'tilgang-event': 'DeadLetter' } };
+  });
 }
 
 /** Reads the dead letters not yet redriven (those after the redrive group's committed offset). */
@@ -54,14 +66,20 @@ export async function readDeadLetters(kafka: Kafka, target: string, topic = dlqT
 /**
  * Redrive: the target looks at each dead-lettered person again (a REPROCESS event addressed to
  * that target only; level-triggered, so the current truth is used, not the stale event), and the
- * letters are marked done by moving the redrive group's offset past them.
+ * letters are marked done by moving the redrive group's offset past them. The writeback's letters
+ * send each person back to the target whose result was not recorded: its new result is written
+ * back. Letters naming no person (bytes that were not an event) or no target have nothing to redo.
  */
-export async function redrive(cfg: Config, kafka: Kafka, target: string, opts: { personChangedTopic?: string; dlq?: string } = {}): Promise<{ runId: string; people: number }> {
+export async function redrive(cfg: Config, kafka: Kafka, target: string, opts: { personChangedTopic?: string; dlq?: string } = {}): Promise<{ runId: string; people: number; unaddressed: number }> {
   const topic = opts.dlq ?? dlqTopic(target);
   const { letters, end } = await readDeadLetters(kafka, target, topic);
   const runId = newRunId();
-  const people = [...new Set(letters.map((l) => l.personId))];
-  await reprocessForTarget(kafka, cfg, people, target, { runId, source: 'dlq-redrive', topic: opts.personChangedTopic });
+  const { byTarget, unaddressed } = redriveTargets(target, letters);
+  let people = 0;
+  for (const [to, ids] of byTarget) {
+    await reprocessForTarget(kafka, cfg, ids, to, { runId, source: 'dlq-redrive', topic: opts.personChangedTopic });
+    people += ids.length;
+  }
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -69,5 +87,20 @@ export async function redrive(cfg: Config, kafka: Kafka, target: string, opts: {
   } finally {
     await admin.disconnect().catch(() => {});
   }
-  return { runId, people: people.length };
+  return { runId, people, unaddressed };
+}
+
+/**
+ * Who goes back to which target: a target's letters to that target; the writeback's to the target
+ * whose result was not recorded. Letters naming no person or no target are counted, not sent.
+ */
+export function redriveTargets(owner: string, letters: Pick<DeadLetter, 'personId' | 'resultTarget'>[]): { byTarget: Map<string, string[]>; unaddressed: number } {
+  const sets = new Map<string, Set<string>>();
+  let unaddressed = 0;
+  for (const l of letters) {
+    const to = owner === WRITEBACK ? l.resultTarget : owner;
+    if (!l.personId || !to) { unaddressed++; continue; }
+    sets.set(to, (sets.get(to) ?? new Set()).add(l.personId));
+  }
+  return { byTarget: new Map([...sets].map(([t, ids]) => [t, [...ids]])), unaddressed };
 }

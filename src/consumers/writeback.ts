@@ -1,12 +1,16 @@
-import type { Kafka } from 'kafkajs';
-import type { Config } from '../config.js';
+import type { EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { ResultCodeError } from 'ldapts';
+import { resolvedSecrets, type Config } from '../config.js';
 import { A, STATUS_OBJECT_CLASS } from '../directory/attributes.js';
-import { Directory, values } from '../directory/client.js';
+import { Directory, DirectoryError, DirectoryUnavailableError, values } from '../directory/client.js';
+import { Backoff, sleep } from '../lib/backoff.js';
 import { ensureTopics, ResilientConsumer } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
-import { EventCodec } from '../schemas/codec.js';
+import { scrubMessage } from '../lib/redact.js';
+import { EventCodec, isRegistryUnreachable } from '../schemas/codec.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
+import { deadLetterMessage, dlqTopic, WRITEBACK, type DeadLetter } from './dlq.js';
 
 export interface StatusValue { target: string; at: string; outcome: string; error: string }
 
@@ -45,50 +49,206 @@ export function statusAfter(current: { provisionedTo: string[]; targetStatus: st
 }
 
 /**
+ * LDAP result codes that say this one entry or these values are wrong (the same write would fail
+ * again): the result is dead-lettered. Everything else — a refused or cut connection, busy,
+ * unavailable, a lost bind — is the directory not answering, and is tried again.
+ */
+const POISON_RESULT_CODES = new Set([
+  16, // noSuchAttribute
+  17, // undefinedAttributeType
+  18, // inappropriateMatching
+  19, // constraintViolation
+  20, // attributeOrValueExists
+  21, // invalidAttributeSyntax
+  34, // invalidDNSyntax
+  64, // namingViolation
+  65, // objectClassViolation
+  67, // notAllowedOnRDN
+  69, // objectClassModsProhibited
+]);
+
+/** Whether a directory failure is about this result (poison) or about the directory (try again). */
+export function directoryFailure(e: unknown): 'poison' | 'transient' {
+  if (e instanceof DirectoryUnavailableError) return 'transient';
+  if (e instanceof ResultCodeError) return POISON_RESULT_CODES.has(e.code) ? 'poison' : 'transient';
+  // Two entries with one id, or a bug met by this one result.
+  if (e instanceof DirectoryError || e instanceof TypeError || e instanceof RangeError) return 'poison';
+  return 'transient';
+}
+
+/** The code a target group gives a result for an event it could not decode: its key names nobody for sure. */
+const UNDECODABLE = 'undecodable';
+
+type Handled = { kind: 'done' } | { kind: 'retry'; dependency: 'directory' | 'schema registry'; err: Error };
+
+/**
  * The `tilgang.writeback` group: records in the portal directory, as tilgang's service account,
  * which targets each person is provisioned to, when, and the last error per target. The
  * producer recognises these writes as its own and does not publish them again.
+ *
+ * A message that cannot be recorded (bytes that are not a result, a write the directory refuses
+ * for that entry) goes to the writeback's dead-letter topic and the partition moves on. When the
+ * directory or the schema registry cannot be reached, the partition waits with backoff at that
+ * message (heartbeating, so it keeps its partitions; the directory client binds again on its own)
+ * and readiness says since when.
  */
 export class Writeback {
   private consumer!: ResilientConsumer;
   private directory!: Directory;
+  private dlqProducer!: Producer;
   private readonly codec: EventCodec;
   private readonly log = child({ component: 'writeback' });
-  private ready = false;
-  readonly counts = { results: 0, writes: 0, failures: 0 };
+  private readonly topics: { results: string; dlq: string };
+  private started = false;
+  /** Partitions waiting for a dependency, with when they began to and why. */
+  private readonly failing = new Map<number, { since: Date; reason: string }>();
+  readonly counts = { results: 0, writes: 0, failures: 0, deadLettered: 0, ignored: 0 };
 
-  constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: { groupId?: string; topic?: string; peopleDn?: string } = {}) {
+  constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: { groupId?: string; topic?: string; dlq?: string; peopleDn?: string; backoff?: { baseMs: number; capMs: number } } = {}) {
     this.codec = new EventCodec(cfg.registry.url);
+    this.topics = { results: opts.topic ?? cfg.kafka.topics.provisioningResult, dlq: opts.dlq ?? dlqTopic(WRITEBACK) };
   }
 
-  /** Ready while started and while the directory it writes to answers. */
+  /**
+   * Ready while it can write: started, the directory answering (its client probes it while idle),
+   * and no partition waiting for the directory or the registry.
+   */
   isReady(): boolean {
-    return this.ready && (this.directory?.health.ready ?? true);
+    return this.started && this.failing.size === 0 && (this.directory?.health.ready ?? true);
+  }
+
+  /** Since when and why it cannot write, or undefined while it can. */
+  failingSince(): { since: Date; reason: string } | undefined {
+    let first: { since: Date; reason: string } | undefined;
+    for (const f of this.failing.values()) if (!first || f.since < first.since) first = f;
+    const d = this.directory?.health;
+    if (d && !d.ready && (!first || d.since < first.since.getTime())) first = { since: new Date(d.since), reason: `directory unreachable: ${d.lastError ?? 'no answer'}` };
+    return first;
+  }
+
+  /** For /readyz: why it is not ready, and since when. */
+  readiness(): string | undefined {
+    const f = this.failingSince();
+    return f ? `failing since ${f.since.toISOString()}: ${f.reason}` : undefined;
   }
 
   async start(): Promise<void> {
-    const topic = this.opts.topic ?? this.cfg.kafka.topics.provisioningResult;
     this.directory = await Directory.connect(this.cfg, { peopleDn: this.opts.peopleDn });
     const admin = this.kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, [{ topic, partitions: this.cfg.kafka.partitions }]);
+    await ensureTopics(admin, [{ topic: this.topics.results, partitions: this.cfg.kafka.partitions }, { topic: this.topics.dlq, partitions: 1 }]);
     await admin.disconnect();
+    this.dlqProducer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.dlqProducer.connect();
     this.consumer = new ResilientConsumer(this.kafka, { groupId: this.opts.groupId ?? 'tilgang.writeback', readUncommitted: false, maxWaitTimeInMs: 100 }, async (c) => {
-      await c.subscribe({ topic, fromBeginning: true });
+      await c.subscribe({ topic: this.topics.results, fromBeginning: true });
       await c.run({
         partitionsConsumedConcurrently: 4,
-        eachMessage: async ({ message }) => {
-          const r = await this.codec.decode('ProvisioningResult', message.value!);
-          await this.record(r);
-        },
+        // A message is resolved (and its offset committed) only once recorded, ignored or dead-lettered.
+        eachBatchAutoResolve: false,
+        eachBatch: (p) => this.onBatch(p),
       });
     }, 'writeback');
     await this.consumer.start();
-    this.ready = true;
+    this.started = true;
   }
 
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+    const backoff = new Backoff({ baseMs: this.opts.backoff?.baseMs ?? 500, capMs: this.opts.backoff?.capMs ?? 30_000 });
+    const going = () => isRunning() && !isStale();
+    for (const m of batch.messages) {
+      if (!going()) return;
+      for (;;) {
+        const h = await this.handle(m, batch.topic, batch.partition);
+        if (h.kind === 'done') break;
+        const wait = backoff.next();
+        this.markFailing(batch.partition, h, wait, backoff.attempt);
+        // Wait in short steps, heartbeating, so the group keeps this partition here and a stop is not held up.
+        for (const until = Date.now() + wait; Date.now() < until && going();) {
+          await sleep(Math.min(1000, until - Date.now()));
+          await heartbeat();
+        }
+        if (!going()) return;
+      }
+      if (backoff.attempt) this.markRecovered(batch.partition);
+      backoff.reset();
+      resolveOffset(m.offset);
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+    }
+  }
+
+  /** Records one message, ignores it, or dead-letters it; or says which dependency to wait for. */
+  private async handle(m: KafkaMessage, topic: string, partition: number): Promise<Handled> {
+    let r: ProvisioningResult;
+    try {
+      r = await this.codec.decode('ProvisioningResult', m.value ?? Buffer.alloc(0));
+    } catch (e) {
+      if (isRegistryUnreachable(e)) return { kind: 'retry', dependency: 'schema registry', err: e as Error };
+      const key = m.key?.toString() ?? null;
+      this.log.error({ topic, partition, offset: m.offset, err: (e as Error).message }, 'undecodable result: dead-lettered');
+      await this.deadLetter(m, topic, partition, {
+        personId: '', key, sourceEventId: `undecodable:${partition}:${m.offset}`, runId: null,
+        error: { kind: 'TERMINAL', code: UNDECODABLE, message: scrubMessage(`result at partition ${partition} offset ${m.offset} cannot be decoded: ${(e as Error).message}`, resolvedSecrets()), field: null },
+      });
+      return { kind: 'done' };
+    }
+    try {
+      await this.record(r);
+      return { kind: 'done' };
+    } catch (e) {
+      if (directoryFailure(e) === 'transient') return { kind: 'retry', dependency: 'directory', err: e as Error };
+      const err = e as Error & { code?: unknown };
+      this.log.error({ person: r.personId, target: r.target, err: err.message }, 'the directory refused the status: dead-lettered');
+      await this.deadLetter(m, topic, partition, {
+        personId: r.personId, resultTarget: r.target, sourceEventId: r.eventId, runId: r.runId ?? null,
+        error: { kind: 'TERMINAL', code: String(err.code ?? err.name), message: scrubMessage(`writing the status of person ${r.personId} for ${r.target}: ${err.message}`, resolvedSecrets()), field: null },
+      });
+      return { kind: 'done' };
+    }
+  }
+
+  private async deadLetter(m: KafkaMessage, topic: string, partition: number, letter: Pick<DeadLetter, 'personId' | 'sourceEventId' | 'runId' | 'error'> & Partial<DeadLetter>): Promise<void> {
+    const full: DeadLetter = {
+      target: WRITEBACK, attempts: 1, failedAt: new Date().toISOString(),
+      source: { topic, partition, offset: m.offset }, event: m.value ? m.value.toString('base64') : null, ...letter,
+    };
+    await this.dlqProducer.send({ topic: this.topics.dlq, messages: [deadLetterMessage(full)] });
+    this.counts.deadLettered++;
+    metrics.writebacks.inc({ outcome: 'dead-lettered' });
+  }
+
+  private markFailing(partition: number, h: Extract<Handled, { kind: 'retry' }>, waitMs: number, attempt: number): void {
+    this.counts.failures++;
+    metrics.writebacks.inc({ outcome: 'retried' });
+    const reason = `${h.dependency} unreachable: ${h.err.message}`;
+    const was = this.failing.get(partition);
+    this.failing.set(partition, { since: was?.since ?? new Date(), reason });
+    metrics.writebackFailingSince.set(this.failingSince()!.since.getTime() / 1000);
+    // One warning when a partition starts waiting, then quiet retries: an outage is not a log flood.
+    if (!was) this.log.warn({ partition, dependency: h.dependency, err: h.err.message, retryInMs: waitMs }, 'status writeback waiting: backing off');
+    else this.log.debug({ partition, dependency: h.dependency, err: h.err.message, attempt, retryInMs: waitMs }, 'status writeback still waiting');
+  }
+
+  private markRecovered(partition: number): void {
+    const was = this.failing.get(partition);
+    this.failing.delete(partition);
+    metrics.writebackFailingSince.set(this.failing.size ? this.failingSince()!.since.getTime() / 1000 : 0);
+    if (was) this.log.info({ partition, failedForMs: Date.now() - was.since.getTime() }, 'status writeback recovered');
+  }
+
+  /**
+   * Writes the status a result implies. A result for an event that was never decoded names no one
+   * for sure (its key is whatever the bytes carried) and records nothing. Throws what the
+   * directory threw; `handle` tells poison from an outage.
+   */
   async record(r: ProvisioningResult): Promise<void> {
     this.counts.results++;
+    if (r.error?.code === UNDECODABLE) {
+      this.counts.ignored++;
+      metrics.writebacks.inc({ outcome: 'ignored' });
+      return;
+    }
     const person = await this.directory.person(r.personId, [A.provisionedTo, A.targetStatus, 'objectClass']);
     if (!person) return;
     const next = statusAfter({ provisionedTo: values(person, A.provisionedTo), targetStatus: values(person, A.targetStatus) }, r);
@@ -98,19 +258,19 @@ export class Writeback {
     const addClass = classes.includes(STATUS_OBJECT_CLASS.toLowerCase()) ? [] : [STATUS_OBJECT_CLASS];
     try {
       await this.directory.writeStatus(person.dn, addClass, { [A.provisionedTo]: next.provisionedTo, [A.targetStatus]: next.targetStatus });
-      this.counts.writes++;
-      metrics.writebacks.inc({ outcome: 'written' });
     } catch (e) {
-      this.counts.failures++;
-      metrics.writebacks.inc({ outcome: 'failed' });
-      this.log.error({ person: r.personId, target: r.target, err: (e as Error).message }, 'status writeback failed');
-      throw e; // kafkajs retries the message; the write is idempotent
+      // Gone between the read and the write: nothing to record. Otherwise the caller decides.
+      if (e instanceof ResultCodeError && e.code === 32 && !(await this.directory.person(r.personId, ['1.1']))) return;
+      throw e;
     }
+    this.counts.writes++;
+    metrics.writebacks.inc({ outcome: 'written' });
   }
 
   async stop(): Promise<void> {
-    this.ready = false;
+    this.started = false;
     await this.consumer?.stop();
+    await this.dlqProducer?.disconnect().catch(() => {});
     await this.directory?.close();
   }
 }

@@ -14,7 +14,8 @@ export const metrics = {
   dlq: counter('tilgang_dlq_total', 'events sent to the dead-letter topic', ['target']),
   skipped: counter('tilgang_producer_skipped_total', 'change log entries passed over', ['reason']),
   published: counter('tilgang_producer_published_total', 'PersonChanged events published', []),
-  writebacks: counter('tilgang_writeback_total', 'status writes to the directory', ['outcome']),
+  writebacks: counter('tilgang_writeback_total', 'results the writeback handled, by outcome (written, dead-lettered, ignored, retried)', ['outcome']),
+  writebackFailingSince: new client.Gauge({ name: 'tilgang_writeback_failing_since_seconds', help: 'when the writeback began failing to reach the directory or the registry (unix time); 0 while it writes', registers: [registry] }),
   unavailableSince: new client.Gauge({
     name: 'tilgang_unavailable_since_seconds', help: 'when a target group found the target (or a dependency) unavailable, unix seconds; 0 when available',
     labelNames: ['target', 'dependency'], registers: [registry],

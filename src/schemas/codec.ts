@@ -50,3 +50,17 @@ export class EventCodec {
     return (await this.registry.decode(bytes)) as EventTypes[N];
   }
 }
+
+/**
+ * Whether a decode failed because the schema registry could not be asked (try again later) rather
+ * than because the bytes are not an event (poison). The registry client reports a refused
+ * connection as a response error with status 400, so the network cause is read from its message.
+ */
+export function isRegistryUnreachable(e: unknown): boolean {
+  const err = e as { name?: string; status?: number; code?: string; message?: string } | undefined;
+  const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|timed? ?out/i;
+  if (network.test(err?.code ?? '')) return true;
+  if (err?.name !== 'ResponseError') return false;
+  const status = err.status ?? 0;
+  return status >= 500 || [401, 403, 408, 429].includes(status) || network.test(err.message ?? '');
+}

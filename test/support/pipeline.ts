@@ -27,7 +27,7 @@ export async function startPipeline(env: TestEnv, target: AnyTarget, group: Targ
   await eventually(async () => producer.stats.healthy, 60_000, 'producer following the change log');
   const g = new TargetGroup(env.cfg, env.kafka, target, { groupId: `tilgang.${target.name}.${env.id}`, chunkSize: 50, topics: { dlq: `test.${env.id}.${target.name}.dlq` }, ...group });
   await g.start();
-  const writeback = new Writeback(env.cfg, env.kafka, { groupId: `tilgang.writeback.${env.id}` });
+  const writeback = new Writeback(env.cfg, env.kafka, { groupId: `tilgang.writeback.${env.id}`, dlq: `test.${env.id}.writeback.dlq` });
   await writeback.start();
   const results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
   const events = await new Collector(env.kafka, env.cfg.kafka.topics.personChanged).start();
