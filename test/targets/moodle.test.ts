@@ -347,8 +347,12 @@ describe('Moodle target applyBatch against the simulator', () => {
   it('splits a refused batch to find the bad item: one bad person does not fail the others', async () => {
     const people = Array.from({ length: 10 }, (_, i) => person({
       id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      attrs: { idautoPersonUserNameMV: [`batch${i}`], mail: [i === 6 ? 'ikke-en-adresse' : `batch${i}@uni.example.no`] },
+      attrs: { idautoPersonUserNameMV: [`batch${i}`], mail: [`batch${i}@uni.example.no`] },
     }));
+    // Only Moodle knows what is wrong with person 6: another account holds the e-mail address.
+    const holder = new MoodleClient({ url: sim.url, token });
+    await holder.call('core_user_create_users', { users: [{ username: 'someone.else', auth: 'saml2', firstname: 'S', lastname: 'E', email: 'batch6@uni.example.no' }] });
+    await holder.close();
     const s = await target.connect(ctx);
     try {
       const desired = people.map((p) => target.desired(p, ctx));

@@ -95,3 +95,41 @@ describe('desired Moodle account', () => {
     expect(desired(person(), cfg)!.enrolments).toEqual([]);
   });
 });
+
+describe('what Moodle would refuse, refused before anything is sent', () => {
+  const cfg = moodleConfig();
+  const refusal = (attrs: Record<string, string[]>): TerminalError => {
+    try {
+      desired(person({ attrs }), cfg);
+    } catch (e) {
+      expect(e).toBeInstanceOf(TerminalError);
+      return e as TerminalError;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  it.each([
+    ['givenName', 'firstname', 'Å'.repeat(101), 'is 101 characters long; Moodle allows at most 100'],
+    ['sn', 'lastname', 'x'.repeat(120), 'is 120 characters long; Moodle allows at most 100'],
+    ['mail', 'email', `${'m'.repeat(60)}@${'d'.repeat(28)}.example.com`, 'is 101 characters long; Moodle allows at most 100'],
+    ['idautoPersonUserNameMV', 'username', 'u'.repeat(101), 'is 101 characters long; Moodle allows at most 100'],
+    ['mail', 'email', 'ikke-en-adresse', 'is not an address Moodle accepts'],
+    ['mail', 'email', 'åse@uni.example.no', 'is not an address Moodle accepts'],
+    ['givenName', 'firstname', 'Bob <b>the</b>', 'contains markup'],
+  ])('%s → %s: %s', (attr, field, v, why) => {
+    const e = refusal({ [attr]: [v] });
+    expect(e.field).toBe(field);
+    expect(e.code).toBe('invalid-value');
+    expect(e.message).toContain(`person 7d1c0c2e-5d7a-4f7e-9a51-0b6f8d1e2a3b, target moodle: ${field} ${why}`);
+    // The value itself is not in the error.
+    expect(e.message).not.toContain(v);
+  });
+
+  it('accepts exactly the limits, counted in characters (100 × Ø is 200 bytes)', () => {
+    expect(desired(person({ attrs: { givenName: ['Ø'.repeat(100)], sn: ['x'.repeat(100)] } }), cfg)!.user.firstname).toHaveLength(100);
+  });
+
+  it('does not hold a leaver to the limits: they are only found and suspended', () => {
+    expect(desired(person({ entitled: false, attrs: { givenName: ['x'.repeat(300)] } }), cfg)).toBeNull();
+  });
+});

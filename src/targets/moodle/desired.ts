@@ -6,6 +6,7 @@
 import { first, TerminalError, type PersonContext } from '../../spi/index.js';
 import type { MoodleConfig } from './config.js';
 import { courseIdnumber } from './course-id.js';
+import { validateUser } from './validate.js';
 
 export type CourseRole = 'student' | 'teacher';
 
@@ -99,9 +100,15 @@ export function desiredEnrolments(person: PersonContext, cfg: MoodleConfig): Des
   return [...out.values()].sort((a, b) => (a.course < b.course ? -1 : a.course > b.course ? 1 : a.role < b.role ? -1 : a.role > b.role ? 1 : 0));
 }
 
-/** Pure: the account and enrolments the person should have; null when not entitled. */
+/**
+ * Pure: the account and enrolments the person should have; null when not entitled. An account
+ * Moodle would refuse (a field too long, an e-mail it does not take) fails the person here, naming
+ * the field and the limit, before anything is sent.
+ */
 export function desired(person: PersonContext, cfg: MoodleConfig): Desired | null {
   if (!person.entitled) return null;
   const enrolments = desiredEnrolments(person, cfg);
-  return { user: desiredUser(person, cfg), ...(enrolments ? { enrolments } : {}) };
+  const user = desiredUser(person, cfg);
+  validateUser(person.id, user);
+  return { user, ...(enrolments ? { enrolments } : {}) };
 }

@@ -336,7 +336,8 @@ export const getEnrolledUsers: WsFunction = {
       const courses = enrolledCourses(ctx, u);
       if (courses.length > 0) d.enrolledcourses = courses;
       if (userfields.length > 0) {
-        for (const k of Object.keys(d)) if (k !== 'id' && !userfields.includes(k)) delete d[k];
+        // user_get_user_details() always gives id and fullname.
+        for (const k of Object.keys(d)) if (k !== 'id' && k !== 'fullname' && !userfields.includes(k)) delete d[k];
       }
       out.push(d);
     }
