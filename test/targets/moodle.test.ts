@@ -75,6 +75,8 @@ describe('Moodle target through the runtime, against the Moodle simulator', () =
     }
     env.cfg.targets.moodle = {
       url: sim.url, token: { file: join(secrets, 'moodle-token') }, heldBy: { institution: '1120', studentIdField: 'studentid' },
+      // The test's courses are of this semester whatever day the test runs.
+      enrolmentsFrom: `${TERM.year}:${TERM.term}`,
     };
     pipe = await startPipeline(env, target, { topics: { dlq: dlq() } });
     ({ results, events } = pipe);
@@ -258,10 +260,14 @@ describe('Moodle target through the runtime, against the Moodle simulator', () =
   });
 
   it('fails only the bad person of a batch: the others are created (through the runtime)', async () => {
-    const people = [await addPerson(), await addPerson({ person: { mail: 'ikke-en-adresse' } }), await addPerson(), await addPerson()];
+    // Only Moodle knows what is wrong with the second person: another account holds the e-mail address.
+    const [holder] = await ws.call<{ id: number }[]>('core_user_create_users', {
+      users: [{ username: `holder-${env.id}`, auth: 'saml2', firstname: 'H', lastname: 'H', email: `held-${env.id}@uni.example.no` }],
+    });
+    const people = [await addPerson(), await addPerson({ person: { mail: `held-${env.id}@uni.example.no` } }), await addPerson(), await addPerson()];
     const rs = await Promise.all(people.map((p) => nth(p.id, 1)));
     expect(rs.map((r) => r.outcome)).toEqual(['APPLIED', 'FAILED', 'APPLIED', 'APPLIED']);
-    expect(rs[1]!.error!.message).toMatch(/create failed: person .* core_user_create_users: invalidparameter/);
+    expect(rs[1]!.error!.message).toMatch(new RegExp(`create failed: person .* core_user_create_users refused: the e-mail address is already held by the Moodle account holder-${env.id} \\(id ${holder!.id}\\)`));
     expect(rs[1]!.counters).toEqual({});
     for (const [i, p] of people.entries()) expect(await moodleUser('idnumber', p.id)).toHaveLength(i === 1 ? 0 : 1);
   });
@@ -361,7 +367,7 @@ describe('Moodle target applyBatch against the simulator', () => {
       const served = sim.metrics()!.served;
       const out = await target.applyBatch!(items, s, ctx);
       expect(out.map((r) => r[0]!.outcome)).toEqual(people.map((_, i) => (i === 6 ? 'FAILED' : 'APPLIED')));
-      expect(out[6]![0]!.error).toMatch(/person 00000000-0000-4000-8000-000000000006 \(username batch6\): core_user_create_users: invalidparameter/);
+      expect(out[6]![0]!.error).toMatch(/person 00000000-0000-4000-8000-000000000006 \(username batch6\): core_user_create_users refused: the e-mail address is already held by the Moodle account someone\.else \(id \d+\)/);
       const calls = sim.metrics()!.log.filter((c) => c.seq > served && c.label === 'core_user_create_users').length;
       // One refused call of 10, then halves down to the bad one: far fewer than one call per person.
       expect(calls).toBeGreaterThan(1);

@@ -7,6 +7,7 @@
  */
 import { TerminalError, type BatchItem, type OperationResult } from '../../spi/index.js';
 import { sendInBatches } from '../../lib/batching.js';
+import { mapLimit } from '../../lib/concurrency.js';
 import { MoodleError, type MoodleCreatedUser, type MoodleUpdateResult } from './client.js';
 import type { Desired } from './desired.js';
 import type { MoodleSession } from './read.js';
@@ -37,6 +38,9 @@ const INTERNAL_AUTH = new Set(['manual', 'email', 'none', 'nologin']);
 
 interface Ref { i: number; j: number }
 
+/** An account by username and id, never by idnumber or e-mail (which may be sensitive). */
+const accountName = (a: { username: string; id: number }): string => `${a.username || '(no username)'} (id ${a.id})`;
+
 export async function applyBatch(items: Item[], s: MoodleSession): Promise<OperationResult[][]> {
   const cfg = s.cfg;
   const results: OperationResult[][] = items.map((it) => it.plan.operations.map(() => ({ outcome: 'FAILED' as const, error: 'not applied' })));
@@ -51,6 +55,7 @@ export async function applyBatch(items: Item[], s: MoodleSession): Promise<Opera
   const updates: { refs: Ref[]; i: number; userid: number; fields: UserUpdate }[] = [];
   const creates: { ref: Ref; payload: Extract<Payload, { action: 'create' }> }[] = [];
   const enrols: { ref: Ref; payload: Extract<Payload, { action: 'enrol' }> }[] = [];
+  const unassigns: { ref: Ref; payload: Extract<Payload, { action: 'unassign' }> }[] = [];
   const unenrols: { ref: Ref; payload: Extract<Payload, { action: 'unenrol' }> }[] = [];
   items.forEach((it, i) => {
     let update: (typeof updates)[number] | undefined;
@@ -61,6 +66,7 @@ export async function applyBatch(items: Item[], s: MoodleSession): Promise<Opera
         case 'create': creates.push({ ref, payload: p }); break;
         case 'enrol': enrols.push({ ref, payload: p }); break;
         case 'unenrol': unenrols.push({ ref, payload: p }); break;
+        case 'unassign': unassigns.push({ ref, payload: p }); break;
         case 'wait': results[i]![j] = { outcome: 'SKIPPED' }; break;
         case 'update': {
           // One item per user: update_users reports warnings by user id, so two items for one user could not be told apart.
@@ -107,7 +113,25 @@ export async function applyBatch(items: Item[], s: MoodleSession): Promise<Opera
       created.set(c.ref.i, id);
       ok(c.ref, String(id));
     });
-  }, (c, e) => fail(c.ref, `${who(c.ref.i)}: ${reason(e)}`));
+  }, (c, e) => refusedCreates.push({ c, e }));
+  const refusedCreates: { c: (typeof creates)[number]; e: unknown }[] = [];
+  /**
+   * Moodle refuses a username or e-mail that another account holds with a bare invalidparameter
+   * (the detail only with debugging on): look both up, so the error names the account that holds it.
+   */
+  const explainCreates = () => mapLimit(refusedCreates, cfg.connections, async ({ c, e }) => {
+    const d = c.payload.user;
+    let why = reason(e);
+    if (e instanceof MoodleError && e.errorcode === 'invalidparameter') {
+      const [byName, byMail] = await Promise.all([s.findUsers('username', d.username), s.findUsers('email', d.email)]);
+      const held = [
+        ...byName.map((a) => `the username ${d.username} is already held by the Moodle account ${accountName(a)}`),
+        ...byMail.map((a) => `the e-mail address is already held by the Moodle account ${accountName(a)}`),
+      ];
+      if (held.length) why = `core_user_create_users refused: ${held.join('; ')}`;
+    }
+    fail(c.ref, `${who(c.ref.i)}: ${why}`);
+  });
 
   const runEnrols = async () => {
     const ready: { ref: Ref; userid: number; payload: Extract<Payload, { action: 'enrol' }> }[] = [];
@@ -116,23 +140,50 @@ export async function applyBatch(items: Item[], s: MoodleSession): Promise<Opera
       if (userid === undefined) fail(e.ref, `${who(e.ref.i)}: not enrolled in ${e.payload.course}: the Moodle account was not created`);
       else ready.push({ ...e, userid });
     }
+    // A person's enrolments in one call: Moodle makes parallel calls that touch the same user wait for each other.
+    ready.sort((a, b) => a.userid - b.userid);
+    const refusedEnrols: { e: (typeof ready)[number]; err: unknown }[] = [];
     await sendBatches(ready, async (batch) => {
       await s.ws.call('enrol_manual_enrol_users', { enrolments: batch.map((e) => ({ roleid: e.payload.roleid, userid: e.userid, courseid: e.payload.courseid })) });
-      for (const e of batch) ok(e.ref);
-    }, (e, err) => {
+      for (const e of batch) {
+        ok(e.ref);
+        s.noteRoles(e.payload.courseid, e.userid, (roles) => (roles.includes(e.payload.roleid) ? roles : [...roles, e.payload.roleid]));
+      }
+    }, (e, err) => refusedEnrols.push({ e, err }));
+    // An error does not always mean nothing was saved (with mail failing Moodle saves the enrolment,
+    // then answers "Message was not sent."): read the course again before reporting a failure.
+    await mapLimit(refusedEnrols, cfg.connections, async ({ e, err }) => {
+      const roles = await s.roster(e.payload.courseid, true).then((r) => r.get(e.userid), () => undefined);
+      if (roles?.includes(e.payload.roleid)) return ok(e.ref);
       // The course may have been deleted and made again under a new id: look it up afresh next time.
       s.forgetCourse(e.payload.course);
       fail(e.ref, `${who(e.ref.i)}: enrol in ${e.payload.course}: ${reason(err)}`);
     });
   };
 
+  const runUnassigns = () => sendBatches(unassigns, async (batch) => {
+    await s.ws.call('core_role_unassign_roles', {
+      unassignments: batch.map((u) => ({ roleid: u.payload.roleid, userid: u.payload.userid, contextlevel: 'course', instanceid: u.payload.courseid })),
+    });
+    for (const u of batch) {
+      ok(u.ref);
+      s.noteRoles(u.payload.courseid, u.payload.userid, (roles) => roles.filter((r) => r !== u.payload.roleid));
+    }
+  }, (u, err) => fail(u.ref, `${who(u.ref.i)}: take role ${u.payload.roleid} away in ${u.payload.course}: ${reason(err)}`));
+
   const runUnenrols = () => sendBatches(unenrols, async (batch) => {
     await s.ws.call('enrol_manual_unenrol_users', { enrolments: batch.map((e) => ({ userid: e.payload.userid, courseid: e.payload.courseid })) });
-    for (const e of batch) ok(e.ref);
+    for (const e of batch) {
+      ok(e.ref);
+      s.noteRoles(e.payload.courseid, e.payload.userid, () => null);
+    }
   }, (e, err) => fail(e.ref, `${who(e.ref.i)}: unenrol from ${e.payload.course}: ${reason(err)}`));
 
   // All settled before a failure is passed on: the runtime's retry re-reads, and must not overlap calls still in flight.
-  const settled = await Promise.allSettled([runUpdates(), runCreates().then(runEnrols), runUnenrols()]);
+  // A role is taken away only after the new one was given (an enrolment keeps at least one role).
+  const settled = await Promise.allSettled([
+    runUpdates(), runCreates().then(explainCreates).then(runEnrols).then(runUnassigns), runUnenrols(),
+  ]);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return results;

@@ -56,8 +56,19 @@ export const MoodleConfig = z.object({
   /** Sockets (≈ PHP workers) tilgang may occupy at once. */
   connections: z.number().int().min(1).max(64).default(4),
   timeoutMs: z.number().int().min(1000).default(120_000),
-  /** How long a course's Moodle id is remembered. A course not found is never remembered. */
+  /**
+   * How long a course's Moodle id, and who is enrolled in it with which roles, is remembered. A
+   * course not found is remembered for `courseMissingSeconds`, except by a REPROCESS (the courses
+   * flow reprocesses a course's people right after making it: they must see it).
+   */
   courseCacheSeconds: z.number().int().min(0).default(600),
+  courseMissingSeconds: z.number().int().min(0).default(60),
+  /**
+   * The first semester (`YYYY:VÅR` or `YYYY:HØST`) whose managed courses tilgang enrols and
+   * unenrols in; default the current one (VÅR January–June, HØST July–December). Courses of
+   * earlier semesters keep their people: a new semester unenrols nobody from the last one.
+   */
+  enrolmentsFrom: z.string().regex(/^[0-9]{4}:(VÅR|HØST)$/, 'YYYY:VÅR or YYYY:HØST').optional(),
   /** For `npm start` / `tilgang sim moodle`: where the simulator listens. */
   simulator: simulatorSettings.optional(),
   entitlement: entitlementRules({ affiliations: ['employee', 'student', 'affiliate'], request: 'moodle' }),

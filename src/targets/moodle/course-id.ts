@@ -39,3 +39,29 @@ export function parseCourseIdnumber(idnumber: string | null | undefined): Course
 export function isManagedCourse(idnumber: string | null | undefined): boolean {
   return parseCourseIdnumber(idnumber) !== undefined;
 }
+
+export interface Semester {
+  year: number;
+  term: Term;
+}
+
+/** The semester a date falls in: VÅR is January–June, HØST July–December (as MV and the sample university count). */
+export function semesterOf(d: Date): Semester {
+  return { year: d.getUTCFullYear(), term: d.getUTCMonth() < 6 ? 'VÅR' : 'HØST' };
+}
+
+/** `2026:HØST` → the semester. */
+export function parseSemester(s: string): Semester {
+  const m = /^([0-9]{4}):(VÅR|HØST)$/.exec(s.normalize('NFC'));
+  if (!m) throw new Error(`not a semester (YYYY:VÅR or YYYY:HØST): ${s}`);
+  return { year: Number(m[1]), term: m[2] as Term };
+}
+
+const ordinal = (s: Semester): number => s.year * 2 + (s.term === 'HØST' ? 1 : 0);
+
+/** Whether a managed course belongs to `from` or a later semester (the ones tilgang manages enrolments in). */
+export function courseInScope(idnumber: string, from: Semester | undefined): boolean {
+  const k = parseCourseIdnumber(idnumber);
+  if (!k) return false;
+  return from === undefined || ordinal(k) >= ordinal(from);
+}

@@ -44,10 +44,12 @@ describe('the Moodle target\'s start check', () => {
   const sims: { close(): Promise<void> }[] = [];
   afterAll(async () => { for (const s of sims) await s.close(); });
 
-  async function checkAgainst(opts: { serviceFunctions?: string[]; token?: string; url?: string }) {
+  async function checkAgainst(opts: { serviceFunctions?: string[]; token?: string; url?: string; capabilities?: string[]; authPlugins?: string[] }) {
     let url = opts.url;
     if (!url) {
-      const sim = await startMoodleSimulator({ token: TOKEN, seed: 'minimal', serviceFunctions: opts.serviceFunctions });
+      const sim = await startMoodleSimulator({
+        token: TOKEN, seed: 'minimal', serviceFunctions: opts.serviceFunctions, capabilities: opts.capabilities, authPlugins: opts.authPlugins,
+      });
       sims.push(sim);
       url = sim.url;
     }
@@ -71,7 +73,34 @@ describe('the Moodle target\'s start check', () => {
   it('warns naming the functions the token\'s service does not allow', async () => {
     const r = await checkAgainst({ serviceFunctions: ['core_webservice_get_site_info', 'core_user_get_users_by_field', 'core_user_create_users',
       'core_user_update_users', 'core_enrol_get_users_courses', 'enrol_manual_enrol_users', 'core_course_get_courses_by_field'] });
-    expect(r.warnings).toEqual(['the Moodle token\'s service lacks functions the target calls: enrol_manual_unenrol_users']);
+    expect(r.warnings).toEqual(['the Moodle token\'s service lacks functions the target calls: '
+      + 'core_enrol_get_enrolled_users, enrol_manual_unenrol_users, core_role_unassign_roles']);
+  });
+
+  it('refuses to start when the token user cannot see course idnumbers, naming the capability', async () => {
+    const e = await checkAgainst({ capabilities: ['moodle/course:view', 'moodle/user:create'] }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TerminalError);
+    expect((e as Error).message).toBe('targets.moodle: the token user wsprovisioner does not see course idnumbers, '
+      + 'so no managed course would be found: give its role moodle/course:update');
+  });
+
+  it('refuses to start when the auth plugin of new accounts is not installed, and creates nothing finding out', async () => {
+    const plugins = ['email', 'ldap', 'manual', 'nologin', 'webservice'];
+    const e = await checkAgainst({ authPlugins: plugins }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TerminalError);
+    expect((e as TerminalError).field).toBe('auth');
+    expect((e as Error).message).toBe('targets.moodle: auth plugin "saml2" (targets.moodle.auth) is not installed on the Moodle site: '
+      + 'Moodle refuses every account with it');
+  });
+
+  it('passes with the auth plugin installed (enabled or not) and leaves no account behind', async () => {
+    const sim = await startMoodleSimulator({ token: TOKEN, seed: 'minimal' });
+    sims.push(sim);
+    const r = await checkAgainst({ url: sim.url });
+    expect(r.warnings).toEqual([]);
+    // The probe create was refused at the INSERT and rolled back: only the seed's three accounts, and no id used.
+    expect(sim.snapshot().users.map((u) => u.username)).toEqual(['guest', 'admin', 'wsprovisioner']);
+    expect(sim.snapshot().seq.user).toBe(4);
   });
 
   it('refuses to start with a token Moodle refuses, naming the field and not the token', async () => {

@@ -7,9 +7,10 @@
  *   plan     pure: create / update / enable / disable / enrol / unenrol (plan.ts)
  *   apply    batched across people, a refused batch bisected (apply.ts)
  */
-import { readSecret, TerminalError, type Target } from '../../spi/index.js';
+import { readSecret, type Target } from '../../spi/index.js';
 import { applyBatch } from './apply.js';
-import { MoodleClient, MoodleError, type MoodleSiteInfo } from './client.js';
+import { checkMoodle } from './check.js';
+import { MoodleClient } from './client.js';
 import { MoodleConfig } from './config.js';
 import { desired, identity, type Desired } from './desired.js';
 import { MOODLE_OPERATIONS, planMoodle, type MoodleKind } from './plan.js';
@@ -19,10 +20,6 @@ import type { Actual, Payload } from './types.js';
 export { courseIdnumber, parseCourseIdnumber, isManagedCourse } from './course-id.js';
 export { MoodleConfig } from './config.js';
 export { MoodleSession } from './read.js';
-
-/** The functions the target calls; the token's service must allow each. */
-const NEEDED = ['core_user_get_users_by_field', 'core_user_create_users', 'core_user_update_users', 'core_enrol_get_users_courses',
-  'enrol_manual_enrol_users', 'enrol_manual_unenrol_users', 'core_course_get_courses_by_field'];
 
 export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSession, MoodleKind> = {
   name: 'moodle',
@@ -36,21 +33,8 @@ export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSessio
     return new MoodleSession(ws, config);
   },
 
-  async check(s, { config }) {
-    let info: MoodleSiteInfo;
-    try {
-      info = await s.ws.call<MoodleSiteInfo>('core_webservice_get_site_info');
-    } catch (e) {
-      // A wrong token is a configuration error; a Moodle that is down now may be up by the first event.
-      if (e instanceof MoodleError) throw new TerminalError(`targets.moodle: Moodle at ${config.url} refused the token: ${e.errorcode}: ${e.message}`, 'check', 'token');
-      throw e;
-    }
-    const have = new Set(info.functions.map((f) => f.name));
-    const missing = NEEDED.filter((f) => !have.has(f));
-    return {
-      facts: { site: info.siteurl, release: info.release, user: info.username },
-      warnings: missing.length ? [`the Moodle token's service lacks functions the target calls: ${missing.join(', ')}`] : [],
-    };
+  check(s, { config }) {
+    return checkMoodle(s, config);
   },
 
   async close(s) {

@@ -176,3 +176,33 @@ describe('matching the existing account', () => {
     expect(matchAccount('p', id, { email: [account({ id: 5, username: 'other' })] }, ['username'])).toBeNull();
   });
 });
+
+describe('plan: roles inside a course, and semesters in scope', () => {
+  const PAST = '1120:INF050:1:2026:VÅR';
+  const withCourses = (enrolments: ReturnType<typeof enrolment>[]) => desired(person({ mv: { enrolments } }), cfg);
+
+  it('gives the role MV says and then takes the managed role it no longer gives; other roles stay', () => {
+    const p = planMoodle(withCourses([enrolment('INF100', 'teacher')]),
+      actual(account(), { enrolled: [{ id: 11, idnumber: INF100, roles: [5, 4] }] }), cfg, SENSITIVE);
+    expect(p.operations.map((o) => [o.kind, o.counter, o.destructive ?? false, o.payload])).toEqual([
+      ['role', 'rolesChanged', false, { action: 'enrol', userid: 42, courseid: 11, roleid: 3, course: INF100 }],
+      ['role', 'rolesChanged', true, { action: 'unassign', userid: 42, courseid: 11, roleid: 5, course: INF100 }],
+    ]);
+  });
+
+  it('changes nothing when the roles are right, or not read (a course only listed)', () => {
+    expect(planMoodle(withCourses([enrolment('INF100', 'student'), enrolment('INF100', 'teacher')]),
+      actual(account(), { enrolled: [{ id: 11, idnumber: INF100, roles: [3, 5] }] }), cfg, SENSITIVE).operations).toEqual([]);
+    expect(planMoodle(withCourses([enrolment('INF100', 'teacher')]),
+      actual(account(), { enrolled: [{ id: 11, idnumber: INF100 }] }), cfg, SENSITIVE).operations).toEqual([]);
+  });
+
+  it('neither enrols into nor unenrols from a course of a semester before the one in scope', () => {
+    const from = { year: 2026, term: 'HØST' as const };
+    const p = planMoodle(withCourses([enrolment('INF050', 'student', 2026, 'VÅR'), enrolment('INF100', 'student')]),
+      actual(account(), { enrolled: [{ id: 7, idnumber: PAST, roles: [4] }], courses: { [INF100]: 11, [PAST]: 7 }, from }), cfg, SENSITIVE);
+    expect(p.operations.map((o) => o.detail)).toEqual([`enrol in ${INF100} as student`]);
+    const leaver = planMoodle(withCourses([]), actual(account(), { enrolled: [{ id: 7, idnumber: PAST }], from }), cfg, SENSITIVE);
+    expect(leaver.operations).toEqual([]);
+  });
+});

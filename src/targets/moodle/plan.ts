@@ -4,11 +4,15 @@
  */
 import type { AttributeChange, Operation, OperationDeclarations, Plan } from '../../spi/index.js';
 import type { MoodleConfig } from './config.js';
+import { courseInScope } from './course-id.js';
 import type { Desired, DesiredEnrolment, DesiredUser } from './desired.js';
 import type { Actual, MoodleAccount, Payload, UserUpdate } from './types.js';
 
 /** The operations Moodle plans beyond the core's, and the run-report counters they add. */
-export const MOODLE_OPERATIONS = { kinds: ['enrol', 'unenrol'], counters: ['coursesAdded', 'coursesRemoved'] } as const satisfies OperationDeclarations;
+/** enrol/unenrol a course (coursesAdded/coursesRemoved); role: give or take one role in a course the person stays in. */
+export const MOODLE_OPERATIONS = {
+  kinds: ['enrol', 'unenrol', 'role'], counters: ['coursesAdded', 'coursesRemoved', 'rolesChanged'],
+} as const satisfies OperationDeclarations;
 export type MoodleKind = (typeof MOODLE_OPERATIONS.kinds)[number];
 export type MoodleOperation = Operation<Payload, MoodleKind>;
 
@@ -86,18 +90,40 @@ function createChanges(d: DesiredUser, cfg: MoodleConfig, sensitive: readonly st
 
 const label = (e: { course: string; role: string }) => `${e.course} as ${e.role}`;
 
+/** A role id by the name tilgang gives it (student/teacher), else `role <id>`. */
+function roleName(roleid: number, cfg: MoodleConfig): string {
+  if (roleid === cfg.roles.teacher) return 'teacher';
+  if (roleid === cfg.roles.student) return 'student';
+  return `role ${roleid}`;
+}
+
 /**
- * Enrol in what MV says and Moodle lacks; unenrol from managed courses MV no longer lists. Moodle
- * returns no role per course (core_enrol_get_users_courses), so a course counts as done when the
- * person is enrolled in it at all. Courses not in Moodle yet are returned apart: reported, not failed.
+ * Enrol in what MV says and Moodle lacks; unenrol from managed courses MV no longer lists; in a
+ * course the person is in with another role, give the role MV says (enrolling again with another
+ * role adds it, recorded B27) and take away the managed roles (student, teacher) MV no longer
+ * gives there; roles tilgang does not manage stay. Only courses of the semesters in scope
+ * (`actual.from` on) are touched: a past semester's courses keep their people. Courses not in
+ * Moodle yet are returned apart: reported, not failed.
  */
-export function enrolmentPlan(desired: DesiredEnrolment[] | undefined, actual: Actual, userid: number | undefined): { ops: MoodleOperation[]; waiting: DesiredEnrolment[] } {
+export function enrolmentPlan(desired: DesiredEnrolment[] | undefined, actual: Actual, userid: number | undefined, cfg: MoodleConfig): { ops: MoodleOperation[]; waiting: DesiredEnrolment[] } {
   if (!desired) return { ops: [], waiting: [] };
   const ops: MoodleOperation[] = [];
   const waiting: DesiredEnrolment[] = [];
-  const enrolled = new Set(actual.enrolled.map((c) => c.idnumber));
-  for (const e of desired) {
-    if (enrolled.has(e.course)) continue;
+  const enrolled = new Map(actual.enrolled.filter((c) => courseInScope(c.idnumber, actual.from)).map((c) => [c.idnumber, c]));
+  const wanted = desired.filter((e) => courseInScope(e.course, actual.from));
+  const wantedRoles = new Map<string, Set<number>>();
+  for (const e of wanted) wantedRoles.set(e.course, (wantedRoles.get(e.course) ?? new Set()).add(e.roleid));
+  for (const e of wanted) {
+    const have = enrolled.get(e.course);
+    if (have) {
+      if (have.roles === undefined || have.roles.includes(e.roleid) || userid === undefined) continue;
+      ops.push({
+        kind: 'role', counter: 'rolesChanged', detail: `give the ${e.role} role in ${e.course}`,
+        changes: [{ attribute: 'role', from: null, to: `${e.course} ${e.role}` }],
+        payload: { action: 'enrol', userid, courseid: have.id, roleid: e.roleid, course: e.course },
+      });
+      continue;
+    }
     const courseid = actual.courses[e.course];
     if (courseid == null) {
       waiting.push(e);
@@ -109,14 +135,27 @@ export function enrolmentPlan(desired: DesiredEnrolment[] | undefined, actual: A
       payload: { action: 'enrol', ...(userid !== undefined ? { userid } : {}), courseid, roleid: e.roleid, course: e.course },
     });
   }
-  const wanted = new Set(desired.map((e) => e.course));
-  for (const c of actual.enrolled) {
-    if (wanted.has(c.idnumber) || userid === undefined) continue;
-    ops.push({
-      kind: 'unenrol', counter: 'coursesRemoved', destructive: true, detail: `unenrol from ${c.idnumber}`,
-      changes: [{ attribute: 'enrolment', from: c.idnumber, to: null }],
-      payload: { action: 'unenrol', userid, courseid: c.id, course: c.idnumber },
-    });
+  if (userid === undefined) return { ops, waiting };
+  const managedRoles = new Set([cfg.roles.student, cfg.roles.teacher]);
+  for (const c of enrolled.values()) {
+    const roles = wantedRoles.get(c.idnumber);
+    if (!roles) {
+      ops.push({
+        kind: 'unenrol', counter: 'coursesRemoved', destructive: true, detail: `unenrol from ${c.idnumber}`,
+        changes: [{ attribute: 'enrolment', from: c.idnumber, to: null }],
+        payload: { action: 'unenrol', userid, courseid: c.id, course: c.idnumber },
+      });
+      continue;
+    }
+    for (const r of c.roles ?? []) {
+      if (!managedRoles.has(r) || roles.has(r)) continue;
+      const name = roleName(r, cfg);
+      ops.push({
+        kind: 'role', counter: 'rolesChanged', destructive: true, detail: `take the ${name} role in ${c.idnumber} away`,
+        changes: [{ attribute: 'role', from: `${c.idnumber} ${name}`, to: null }],
+        payload: { action: 'unassign', userid, courseid: c.id, roleid: r, course: c.idnumber },
+      });
+    }
   }
   return { ops, waiting };
 }
@@ -137,7 +176,7 @@ export function planMoodle(desired: Desired | null, actual: Actual, cfg: MoodleC
   const a = actual.account;
   if (!a) {
     if (!desired) return { operations: [], skipReason: 'not entitled to Moodle and no Moodle account' };
-    const { ops, waiting } = enrolmentPlan(desired.enrolments, actual, undefined);
+    const { ops, waiting } = enrolmentPlan(desired.enrolments, actual, undefined, cfg);
     return {
       operations: [
         { kind: 'create', detail: `create Moodle user ${desired.user.username}`, changes: createChanges(desired.user, cfg, sensitive), payload: { action: 'create', user: desired.user } },
@@ -167,7 +206,7 @@ export function planMoodle(desired: Desired | null, actual: Actual, cfg: MoodleC
       payload: { action: 'update', userid: a.id, fields: { suspended: false } },
     });
   }
-  const { ops: enrolOps, waiting } = enrolmentPlan(desired.enrolments, actual, a.id);
+  const { ops: enrolOps, waiting } = enrolmentPlan(desired.enrolments, actual, a.id, cfg);
   ops.push(...enrolOps);
   if (!ops.length) return waiting.length ? { operations: [], accountId, skipReason: waitingReason(waiting) } : { operations: [], accountId };
   return { operations: [...ops, ...waitingOps(waiting)], accountId };

@@ -6,7 +6,7 @@ import { TerminalError, type PersonContext } from '../../spi/index.js';
 import { Batcher } from '../../lib/batching.js';
 import type { MoodleClient, MoodleCoursesResult, MoodleUser, MoodleUserCourse } from './client.js';
 import type { MatchField, MoodleConfig } from './config.js';
-import { isManagedCourse } from './course-id.js';
+import { courseInScope, isManagedCourse, parseSemester, semesterOf, type Semester } from './course-id.js';
 import type { Desired, Identity } from './desired.js';
 import type { Actual, EnrolledCourse, MoodleAccount } from './types.js';
 
@@ -62,10 +62,19 @@ export function matchAccount(person: string, id: Identity, found: Partial<Record
 
 interface CachedCourse { id: number; at: number }
 
+/** core_enrol_get_enrolled_users with userfields id,roles. */
+interface MoodleEnrolledUser { id: number; roles?: { roleid: number }[] }
+
+/** Who is in a course with which role ids, as last read (and as tilgang's own writes changed it since). */
+interface Roster { at: number; users?: Map<number, number[]>; done: Promise<Map<number, number[]>> }
+
 /** The connection the target hands around: the WS client plus its coalescing readers and the course cache. */
 export class MoodleSession {
   private readonly users: Record<MatchField, Batcher<string, MoodleAccount[]>>;
   private readonly courses = new Map<string, CachedCourse>();
+  /** Courses looked up and not found: when the lookup began. */
+  private readonly missing = new Map<string, number>();
+  private readonly rosters = new Map<number, Roster>();
   private readonly courseLookups: Batcher<string, number | null>;
   /** The last look at every course: when it began, and its completion. */
   private index?: { startedAt: number; done: Promise<void> };
@@ -106,23 +115,72 @@ export class MoodleSession {
 
   /**
    * The Moodle id of a managed course by idnumber, or null when Moodle has none. A course found is
-   * remembered for courseCacheSeconds; a course not found never is (the courses flow may make it
-   * any moment, then reprocess its people). `since`: when the caller began reading; only a lookup
-   * begun after it may answer "no such course", so a course made before the event is always seen.
+   * remembered for courseCacheSeconds, a course not found for courseMissingSeconds: a wave of people
+   * waiting for the same missing course costs one lookup, not one each. `since`: when the caller
+   * began reading; `fresh` (a REPROCESS, as the courses flow sends right after making a course):
+   * only a lookup begun after `since` may answer "no such course", so a course made before the
+   * event is always seen.
    */
-  async courseId(idnumber: string, since: number): Promise<number | null> {
+  async courseId(idnumber: string, since: number, fresh = false): Promise<number | null> {
     const hit = this.courses.get(idnumber);
     if (hit && Date.now() - hit.at < this.cfg.courseCacheSeconds * 1000) return hit.id;
+    const missed = this.missing.get(idnumber);
+    if (missed !== undefined && (missed >= since || (!fresh && Date.now() - missed < this.cfg.courseMissingSeconds * 1000))) return null;
     // Every course at once when the index is cold or old: one call instead of one per course.
     if (!this.index || this.index.startedAt < since && Date.now() - this.index.startedAt > this.cfg.courseCacheSeconds * 1000) {
       const startedAt = Date.now();
       this.index = { startedAt, done: this.fetchAllCourses().catch((e: unknown) => { this.index = undefined; throw e; }) };
     }
     if (this.index.startedAt >= since) {
+      const { startedAt } = this.index;
       await this.index.done;
-      return this.courses.get(idnumber)?.id ?? null;
+      const id = this.courses.get(idnumber)?.id ?? null;
+      if (id === null) this.noteMissing(idnumber, startedAt);
+      return id;
     }
-    return this.courseLookups.load(idnumber);
+    const startedAt = Date.now();
+    const id = await this.courseLookups.load(idnumber);
+    if (id === null) this.noteMissing(idnumber, startedAt);
+    return id;
+  }
+
+  private noteMissing(idnumber: string, at: number): void {
+    if ((this.missing.get(idnumber) ?? -Infinity) < at) this.missing.set(idnumber, at);
+  }
+
+  /**
+   * Who is enrolled in a course (active enrolments) with which role ids: one call per course,
+   * remembered for courseCacheSeconds and kept up to date with tilgang's own writes. `fresh`: read
+   * it again now (after a write whose effect is uncertain).
+   */
+  roster(courseid: number, fresh = false): Promise<Map<number, number[]>> {
+    const hit = this.rosters.get(courseid);
+    if (!fresh && hit && Date.now() - hit.at < this.cfg.courseCacheSeconds * 1000) return hit.done;
+    const entry: Roster = {
+      at: Date.now(),
+      done: this.ws.call<MoodleEnrolledUser[]>('core_enrol_get_enrolled_users', {
+        courseid, options: [{ name: 'onlyactive', value: '1' }, { name: 'userfields', value: 'id,roles' }],
+      }).then((users) => {
+        entry.users = new Map(users.map((u) => [u.id, (u.roles ?? []).map((r) => r.roleid)]));
+        return entry.users;
+      }),
+    };
+    entry.done.catch(() => { if (this.rosters.get(courseid) === entry) this.rosters.delete(courseid); });
+    this.rosters.set(courseid, entry);
+    return entry.done;
+  }
+
+  /** tilgang's own write changed a user's roles in a course: keep a read roster in step (a roster still being read is dropped). */
+  noteRoles(courseid: number, userid: number, change: (roles: number[]) => number[] | null): void {
+    const r = this.rosters.get(courseid);
+    if (!r) return;
+    if (!r.users) {
+      this.rosters.delete(courseid);
+      return;
+    }
+    const roles = change(r.users.get(userid) ?? []);
+    if (roles === null) r.users.delete(userid);
+    else r.users.set(userid, roles);
   }
 
   /** Forget a course (an enrolment in it failed: it may have been deleted and made again). */
@@ -162,13 +220,21 @@ export class MoodleSession {
   }
 }
 
+/** The first semester whose courses tilgang manages enrolments in. */
+export function enrolmentsFrom(cfg: MoodleConfig, now = new Date()): Semester {
+  return cfg.enrolmentsFrom ? parseSemester(cfg.enrolmentsFrom) : semesterOf(now);
+}
+
 /**
- * Read: the person's account (matched as configured), their enrolments in managed courses, and the
- * Moodle ids of the courses they should be in. A person not entitled needs only the account.
+ * Read: the person's account (matched as configured), their enrolments in managed courses of the
+ * semesters in scope with their roles in the courses they should be in, and the Moodle ids of
+ * those courses. A person not entitled needs only the account.
  */
 export async function readActual(person: PersonContext, id: Identity, desired: Desired | null, s: MoodleSession): Promise<Actual> {
   const cfg = s.cfg;
   const since = Date.now();
+  const fresh = person.event.changeType === 'REPROCESS';
+  const from = enrolmentsFrom(cfg);
   const wanted: Record<MatchField, string | undefined> = { username: id.username, idnumber: id.idnumber, email: id.email };
   const found: Partial<Record<MatchField, MoodleAccount[]>> = {};
   await Promise.all(cfg.match.map(async (f) => {
@@ -177,12 +243,24 @@ export async function readActual(person: PersonContext, id: Identity, desired: D
   }));
   const account = matchAccount(person.id, id, found, cfg.match);
   const enrolments = desired?.enrolments;
-  if (!enrolments) return { account, enrolled: [], courses: {} };
-  const enrolled = account ? await s.managedEnrolments(account.id) : [];
-  const have = new Set(enrolled.map((c) => c.idnumber));
+  if (!enrolments) return { account, enrolled: [], courses: {}, from };
+  const listed = account ? (await s.managedEnrolments(account.id)).filter((c) => courseInScope(c.idnumber, from)) : [];
+  const enrolled = new Map<string, EnrolledCourse>(listed.map((c) => [c.idnumber, c]));
+  const courseWanted = [...new Set(enrolments.map((e) => e.course))].filter((c) => courseInScope(c, from));
   const courses: Record<string, number | null> = {};
-  await Promise.all([...new Set(enrolments.map((e) => e.course))].filter((c) => !have.has(c)).map(async (c) => {
-    courses[c] = await s.courseId(c, since);
+  await Promise.all(courseWanted.filter((c) => !enrolled.has(c)).map(async (c) => {
+    courses[c] = await s.courseId(c, since, fresh);
   }));
-  return { account, enrolled, courses };
+  if (account) {
+    // Roles in the courses the person should be in, from the course's roster. The roster also shows
+    // an enrolment core_enrol_get_users_courses leaves out (a student in a hidden course).
+    await Promise.all(courseWanted.map(async (c) => {
+      const courseid = enrolled.get(c)?.id ?? courses[c];
+      if (courseid == null) return;
+      const roles = (await s.roster(courseid)).get(account.id);
+      if (!roles) return;
+      enrolled.set(c, { id: courseid, idnumber: c, roles });
+    }));
+  }
+  return { account, enrolled: [...enrolled.values()], courses, from };
 }
