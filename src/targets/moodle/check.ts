@@ -38,6 +38,9 @@ export async function checkMoodle(s: MoodleSession, cfg: MoodleConfig): Promise<
     if (e instanceof MoodleError) throw new TerminalError(`targets.moodle: Moodle at ${cfg.url} refused the token: ${e.errorcode}: ${e.message}`, 'check', 'token');
     throw e;
   }
+  // The runtime also asks the check whether Moodle answers again after an outage: the site info is
+  // enough then; the course lookup and the create probe run once per connection.
+  if (s.checkedAtStart) return { facts: { site: info.siteurl, release: info.release, user: info.username } };
   const have = new Set(info.functions.map((f) => f.name));
   const missing = NEEDED_FUNCTIONS.filter((f) => !have.has(f));
   const warnings = missing.length ? [`the Moodle token's service lacks functions the target calls: ${missing.join(', ')}`] : [];
@@ -60,6 +63,7 @@ export async function checkMoodle(s: MoodleSession, cfg: MoodleConfig): Promise<
   }
 
   if (fatal.length) throw new TerminalError(`targets.moodle: ${fatal.map((f) => f.text).join('; ')}`, 'check', fatal[0]!.field);
+  s.checkedAtStart = true;
   return { facts: { site: info.siteurl, release: info.release, user: info.username }, warnings };
 }
 

@@ -93,6 +93,23 @@ describe('the Moodle target\'s start check', () => {
       + 'Moodle refuses every account with it');
   });
 
+  it('asked again (whether Moodle answers after an outage), only reads the site info', async () => {
+    const sim = await startMoodleSimulator({ token: TOKEN, seed: 'minimal', latency: { workers: 4, cores: 4 } });
+    sims.push(sim);
+    process.env.TILGANG_TEST_CHECK_TOKEN = TOKEN;
+    const ctx = targetContext(moodleConfig({ url: sim.url, token: { env: 'TILGANG_TEST_CHECK_TOKEN' } }), loadConfig('tilgang.example.yaml'));
+    const s = await target.connect(ctx);
+    try {
+      await target.check!(s, ctx);
+      const first = sim.metrics()!.log.map((c) => c.label);
+      expect(first).toEqual(['core_webservice_get_site_info', 'core_course_get_courses_by_field', 'core_user_create_users']);
+      await target.check!(s, ctx);
+      expect(sim.metrics()!.log.map((c) => c.label).slice(first.length)).toEqual(['core_webservice_get_site_info']);
+    } finally {
+      await target.close!(s);
+    }
+  });
+
   it('passes with the auth plugin installed (enabled or not) and leaves no account behind', async () => {
     const sim = await startMoodleSimulator({ token: TOKEN, seed: 'minimal' });
     sims.push(sim);

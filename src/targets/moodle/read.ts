@@ -76,6 +76,8 @@ export class MoodleSession {
   private readonly missing = new Map<string, number>();
   private readonly rosters = new Map<number, Roster>();
   private readonly courseLookups: Batcher<string, number | null>;
+  /** The start check passed on this connection (later checks only ask whether Moodle answers). */
+  checkedAtStart = false;
   /** The last look at every course: when it began, and its completion. */
   private index?: { startedAt: number; done: Promise<void> };
 
