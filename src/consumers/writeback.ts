@@ -144,8 +144,10 @@ export class Writeback {
       await c.subscribe({ topic: this.topics.results, fromBeginning: true });
       await c.run({
         partitionsConsumedConcurrently: 4,
-        // A message is resolved (and its offset committed) only once recorded, ignored or dead-lettered.
+        // A message is resolved (and its offset committed) only once recorded, ignored or dead-lettered;
+        // what is resolved is committed every few seconds, also while a partition waits.
         eachBatchAutoResolve: false,
+        autoCommitInterval: 5_000,
         eachBatch: (p) => this.onBatch(p),
       });
     }, 'writeback');
@@ -156,25 +158,30 @@ export class Writeback {
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
     const backoff = new Backoff({ baseMs: this.opts.backoff?.baseMs ?? 500, capMs: this.opts.backoff?.capMs ?? 30_000 });
     const going = () => isRunning() && !isStale();
-    for (const m of batch.messages) {
-      if (!going()) return;
-      for (;;) {
-        const h = await this.handle(m, batch.topic, batch.partition);
-        if (h.kind === 'done') break;
-        const wait = backoff.next();
-        this.markFailing(batch.partition, h, wait, backoff.attempt);
-        // Wait in short steps, heartbeating, so the group keeps this partition here and a stop is not held up.
-        for (const until = Date.now() + wait; Date.now() < until && going();) {
-          await sleep(Math.min(1000, until - Date.now()));
-          await heartbeat();
-        }
+    try {
+      for (const m of batch.messages) {
         if (!going()) return;
+        for (;;) {
+          const h = await this.handle(m, batch.topic, batch.partition);
+          if (h.kind === 'done') break;
+          const wait = backoff.next();
+          this.markFailing(batch.partition, h, wait, backoff.attempt);
+          // Wait in short steps, heartbeating, so the group keeps this partition here and a stop is not held up.
+          for (const until = Date.now() + wait; Date.now() < until && going();) {
+            await sleep(Math.min(1000, until - Date.now()));
+            await heartbeat();
+          }
+          if (!going()) return;
+        }
+        if (backoff.attempt) this.markRecovered(batch.partition);
+        backoff.reset();
+        resolveOffset(m.offset);
+        await commitOffsetsIfNecessary();
+        await heartbeat();
       }
-      if (backoff.attempt) this.markRecovered(batch.partition);
-      backoff.reset();
-      resolveOffset(m.offset);
-      await commitOffsetsIfNecessary();
-      await heartbeat();
+    } finally {
+      // Leaving the partition (a stop, a rebalance) while it waits: whoever gets it next will tell.
+      if (this.failing.delete(batch.partition)) this.showFailing();
     }
   }
 
@@ -224,16 +231,21 @@ export class Writeback {
     const reason = `${h.dependency} unreachable: ${h.err.message}`;
     const was = this.failing.get(partition);
     this.failing.set(partition, { since: was?.since ?? new Date(), reason });
-    metrics.writebackFailingSince.set(this.failingSince()!.since.getTime() / 1000);
+    this.showFailing();
     // One warning when a partition starts waiting, then quiet retries: an outage is not a log flood.
     if (!was) this.log.warn({ partition, dependency: h.dependency, err: h.err.message, retryInMs: waitMs }, 'status writeback waiting: backing off');
     else this.log.debug({ partition, dependency: h.dependency, err: h.err.message, attempt, retryInMs: waitMs }, 'status writeback still waiting');
   }
 
+  private showFailing(): void {
+    const f = this.failingSince();
+    metrics.writebackFailingSince.set(f ? f.since.getTime() / 1000 : 0);
+  }
+
   private markRecovered(partition: number): void {
     const was = this.failing.get(partition);
     this.failing.delete(partition);
-    metrics.writebackFailingSince.set(this.failing.size ? this.failingSince()!.since.getTime() / 1000 : 0);
+    this.showFailing();
     if (was) this.log.info({ partition, failedForMs: Date.now() - was.since.getTime() }, 'status writeback recovered');
   }
 

@@ -5,7 +5,7 @@ import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDeadLetters, redrive, WRITEBACK } from '../../src/consumers/dlq.js';
 import { Writeback } from '../../src/consumers/writeback.js';
-import { serveHealth } from '../../src/lib/metrics.js';
+import { registry, serveHealth } from '../../src/lib/metrics.js';
 import type { ProvisioningResult } from '../../src/schemas/generated.js';
 import { eventually, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
@@ -125,6 +125,7 @@ describe('writeback: dead letters, backoff and readiness', () => {
     const down = await readyz();
     expect(down.status).toBe(503);
     expect(down.body).toMatch(/^not ready: writeback \(failing since \d{4}-\d\d-\d\dT[^:]+:\d\d:\d\d\.\d+Z: directory unreachable: .+\)\n$/);
+    expect(await failingSinceGauge()).toBeGreaterThan(Date.now() / 1000 - 60);
     // Several tries while cut, none of them a dead letter.
     await eventually(async () => wb.counts.failures >= 3, 20_000, 'retries while cut');
     expect(await status(p)).toEqual([]);
@@ -133,6 +134,7 @@ describe('writeback: dead letters, backoff and readiness', () => {
     await provisionedStatus(p);
     await eventually(async () => wb.isReady(), 20_000, 'ready again');
     expect(await readyz()).toEqual({ status: 200, body: 'ready\n' });
+    expect(await failingSinceGauge()).toBe(0);
     expect(wb.counts.deadLettered).toBe(0);
     expect((await readDeadLetters(env.kafka, WRITEBACK, dlq)).letters).toEqual([]);
   });
@@ -176,6 +178,10 @@ describe('writeback: dead letters, backoff and readiness', () => {
     }
   }
 });
+
+async function failingSinceGauge(): Promise<number> {
+  return (await registry.getSingleMetric('tilgang_writeback_failing_since_seconds')!.get()).values[0]?.value ?? 0;
+}
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
