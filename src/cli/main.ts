@@ -40,7 +40,7 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
   });
 }
 
-const stack = program.command('stack').description('the local servers: Kafka, schema registry, OpenLDAP, PostgreSQL');
+const stack = program.command('stack').description('the local servers: Kafka, schema registry, OpenLDAP, PostgreSQL, Samba AD DC');
 stack.command('up').argument('[services...]').description('install what is missing and start every server').action(async (names: string[]) => {
   await up(names);
   printStatus(await status(names));

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dir } from './process.js';
 import { ensureBaseEntries, ensureSecrets, renderConfig } from './ldap.js';
+import { adminAnswers, ensureDomain, sambaSecrets } from './samba.js';
 import { waitFor } from './process.js';
 import type { Service } from './service.js';
 
@@ -22,6 +23,7 @@ export function dockerEngineAnswers(): Promise<boolean> {
 export async function upContainers(services: Service[]): Promise<void> {
   const { DockerComposeEnvironment } = await import('testcontainers');
   const secrets = await ensureSecrets();
+  sambaSecrets(); // the samba service mounts the Administrator's password file
   const d = dir('docker');
   mkdirSync(d, { recursive: true });
   writeFileSync(join(d, 'slapd.conf'), renderConfig(secrets.admin, {
@@ -29,8 +31,12 @@ export async function upContainers(services: Service[]): Promise<void> {
     RUN_DIR: '/var/lib/tilgang/run', ACCESSLOG_DIR: '/var/lib/tilgang/accesslog', DATA_DIR: '/var/lib/tilgang/data',
   }));
   await new DockerComposeEnvironment(repoRoot, 'docker-compose.yml').withBuild().up();
-  for (const s of services.filter((x) => x.name !== 'ldap')) await waitFor(s.name, () => s.healthy(), 180_000);
+  for (const s of services.filter((x) => x.name !== 'ldap' && x.name !== 'samba')) await waitFor(s.name, () => s.healthy(), 180_000);
   await waitFor('ldap admin bind', async () => { await ensureBaseEntries(secrets); return true; }, 60_000);
+  if (services.some((s) => s.name === 'samba')) {
+    await waitFor('samba admin bind', adminAnswers, 180_000);
+    await ensureDomain('containers');
+  }
 }
 
 export async function downContainers(): Promise<void> {

@@ -3,15 +3,16 @@ import { postgresService } from './postgres.js';
 import { kafkaService } from './kafka.js';
 import { registryService } from './registry.js';
 import { ldapService } from './ldap.js';
+import { sambaService } from './samba.js';
 import { portOpen } from './process.js';
 import { dockerEngineAnswers, upContainers } from './containers.js';
 import { log } from '../lib/log.js';
 
 /**
  * The local stack in start order: the registry stores its schemas in PostgreSQL; the rest are
- * independent. Every server is a real one, started as a local process (no Docker engine needed).
+ * independent (samba is the Active Directory domain controller targets write to). Every server is a real one, started as a local process (no Docker engine needed).
  */
-export const services: Service[] = [postgresService, kafkaService, registryService, ldapService];
+export const services: Service[] = [postgresService, kafkaService, registryService, ldapService, sambaService];
 
 export class StackError extends Error {
   override name = 'StackError';
