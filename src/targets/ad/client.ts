@@ -14,7 +14,7 @@ import type { AdConfig } from './config.js';
 /** A few LDAPS connections used in turn; ldapts multiplexes requests on each. A dropped one binds again. */
 export class AdConnection {
   private readonly clients: Client[];
-  private readonly bound = new WeakMap<Client, Promise<void>>();
+  private readonly bound = new WeakMap<Client, { done: Promise<void>; settled: boolean }>();
   private next = 0;
   private readonly password: string;
 
@@ -30,13 +30,14 @@ export class AdConnection {
   /** One of the connections, bound; requests of one person go through one of them in order. */
   async client(): Promise<Client> {
     const c = this.clients[this.next++ % this.clients.length]!;
-    let b = c.isConnected ? this.bound.get(c) : undefined;
-    if (!b) {
-      b = c.bind(this.cfg.bindDn, this.password);
-      this.bound.set(c, b);
-      b.catch(() => this.bound.delete(c));
+    let b = this.bound.get(c);
+    // A bind under way is waited for (its socket is not connected yet); a finished one on a dropped socket is redone.
+    if (!b || (b.settled && !c.isConnected)) {
+      const state = { done: c.bind(this.cfg.bindDn, this.password), settled: false };
+      state.done.then(() => { state.settled = true; }, () => { this.bound.delete(c); });
+      this.bound.set(c, (b = state));
     }
-    await b;
+    await b.done;
     return c;
   }
 

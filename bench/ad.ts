@@ -1,0 +1,253 @@
+/**
+ * `npm run bench:ad`: a full reconciliation of N people (10,000 by default) into the stack's real
+ * Samba AD domain controller, three ways in the same run, each into an OU of its own:
+ *
+ *   tilgang  the target's own functions as the consumer group drives them: desired → actual →
+ *            plan → apply, `--concurrency` people at a time over the configured LDAPS connections;
+ *   seed     the seed's way (PortalLdapToAD): one person at a time, one request per step — look
+ *            the account up, then add it, set its password, enable it (or modify what changed);
+ *   limit    a bare ldapts script: the same adds (password and enabled flag in the add) and the
+ *            same modifies by known DN, over the same connections and in-flight count.
+ *
+ * Two passes: every account created, then every account's title changed (an update each). People
+ * are built in memory and handed to the functions directly: no Kafka, directory or MV round trips
+ * (bench:runtime measures those). Everything made is deleted at the end (BENCH_KEEP=1 keeps it).
+ *
+ *   npx tsx bench/ad.ts [--persons 10000] [--concurrency 16] [--connections 4] [--seed-sample N]
+ */
+import { randomUUID } from 'node:crypto';
+import { Attribute, Change, Client } from 'ldapts';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.js';
+import { mapLimit } from '../src/lib/concurrency.js';
+import type { MvPerson, OrgUnit } from '../src/mv/person.js';
+import { TransientError, type PersonContext } from '../src/spi/index.js';
+import { up } from '../src/stack/index.js';
+import { SAMBA_PEOPLE_OU, SAMBA_SERVICE_UPN, sambaClient, sambaSecrets } from '../src/stack/samba.js';
+import { AdConfig, target } from '../src/targets/ad/index.js';
+import { generatePassword, unicodePwd } from '../src/targets/ad/password.js';
+import { escapeDnValue } from '../src/lib/ldap/dn.js';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const N = arg('persons', 10_000);
+const CONCURRENCY = arg('concurrency', 16);
+const CONNECTIONS = arg('connections', 4);
+const SEED_SAMPLE = Math.min(N, arg('seed-sample', N));
+
+const UNITS: OrgUnit[][] = [
+  ['121000', 'Institutt for informatikk', 'Informatikk'], ['122000', 'Matematisk institutt', 'Matematikk'], ['123000', 'Fysisk institutt', 'Fysikk'],
+  ['131000', 'Institutt for lingvistikk', 'Lingvistikk'], ['132000', 'Historisk institutt', 'Historie'], ['141000', 'Psykologisk institutt', 'Psykologi'],
+].map(([code, nb, ou]) => {
+  const fac = code!.slice(0, 2);
+  return [
+    { stedkode: code!, parentStedkode: `${fac}0000`, level: 'department' as const, nameNb: nb!, nameEn: nb!, shortName: ou!, adOu: ou! },
+    { stedkode: `${fac}0000`, parentStedkode: null, level: 'faculty' as const, nameNb: `Fakultet ${fac}`, nameEn: `Faculty ${fac}`, shortName: `F${fac}`, adOu: `F${fac}` },
+  ];
+});
+const GIVEN = ['Ola', 'Kari', 'Per', 'Anne', 'Jon', 'Ingrid', 'Lars', 'Marit', 'Åse', 'Bjørn'];
+const FAMILY = ['Hansen', 'Johansen', 'Olsen', 'Larsen', 'Andersen', 'Pedersen', 'Nilsen', 'Kristiansen', 'Ødegård', 'Berg'];
+
+function people(way: string, n: number): PersonContext[] {
+  const tag = randomUUID().slice(0, 4);
+  return Array.from({ length: n }, (_, i) => {
+    const id = randomUUID();
+    const employee = i % 4 === 0;
+    const given = GIVEN[i % GIVEN.length]!;
+    const sn = `${FAMILY[Math.floor(i / GIVEN.length) % FAMILY.length]!}${Math.floor(i / 100)}`;
+    const mv: MvPerson = {
+      id, username: null, studentId: null, hrId: null, primaryAffiliation: employee ? 'employee' : 'student', affiliations: [], roles: [],
+      orgUnits: UNITS[i % UNITS.length]!, enrolments: [],
+    };
+    return {
+      id, event: { eventId: randomUUID(), personId: id, changeType: 'MODIFY', changeTime: Date.now() },
+      record: {
+        dn: `idautoID=${id},ou=Accounts,dc=meta`,
+        attrs: {
+          idautoID: [id], idautoPersonUserNameMV: [`${way[0]}${tag}${i}`], givenName: [given], sn: [sn], mail: [`${way[0]}${tag}${i}@uni.example.no`],
+          employeeType: [employee ? 'staff' : 'student'], idautoPersonAffiliation: [employee ? 'employee' : 'student'], idautoPersonJobTitle: ['Rådgiver'],
+        },
+      },
+      mv, entitled: true, provisioned: false,
+    };
+  });
+}
+const retitled = (p: PersonContext): PersonContext => ({ ...p, record: { ...p.record, attrs: { ...p.record.attrs, idautoPersonJobTitle: ['Seniorrådgiver'] } } });
+
+async function main(): Promise<void> {
+  await up(['samba']);
+  const global = loadConfig('tilgang.example.yaml');
+  const admin = sambaClient();
+  await admin.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
+  const run = randomUUID().slice(0, 8);
+  const base = `OU=bench-ad-${run},${SAMBA_PEOPLE_OU}`;
+  await admin.add(base, { objectClass: ['top', 'organizationalUnit'], ou: `bench-ad-${run}` });
+  for (const way of ['tilgang', 'seed', 'limit']) await admin.add(`OU=${way},${base}`, { objectClass: ['top', 'organizationalUnit'], ou: way });
+  const cfgFor = (way: string) => {
+    const root = `OU=${way},${base}`;
+    return AdConfig.parse({ ...(global.targets.ad as object), connections: CONNECTIONS, ous: { employee: `OU=Employees,${root}`, student: `OU=Students,${root}`, disabled: null } });
+  };
+  const log = pino({ level: 'warn' });
+  const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
+  const out: Record<string, { create: number; update: number; n: number }> = {};
+
+  // ---- tilgang --------------------------------------------------------------------------------
+  {
+    const config = cfgFor('tilgang');
+    const ctx = { config, global, log };
+    const s = await target.connect(ctx);
+    let retries = 0;
+    const reconcile = async (list: PersonContext[]) => {
+      let failed = 0;
+      await mapLimit(list, CONCURRENCY, async (p) => {
+        // As the runtime does: a transient failure (an OU made meanwhile by another person) is read and planned again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const d = target.desired(p, ctx);
+            const a = await target.actual(p, d, s, ctx);
+            const plan = target.plan(d, a, p, ctx);
+            const r = await target.apply(plan, s, ctx, p);
+            failed += r.filter((x) => x.outcome === 'FAILED').length;
+            return;
+          } catch (e) {
+            if (!(e instanceof TransientError) || attempt >= 5) throw e;
+            retries++;
+          }
+        }
+      });
+      if (failed) throw new Error(`tilgang: ${failed} operations failed`);
+    };
+    const ps = people('tilgang', N);
+    let t0 = Date.now();
+    await reconcile(ps);
+    const create = Date.now() - t0;
+    t0 = Date.now();
+    await reconcile(ps.map(retitled));
+    out.tilgang = { create, update: Date.now() - t0, n: N };
+    if (retries) console.log(`tilgang: ${retries} transient failures read and planned again`);
+    await target.close!(s);
+  }
+
+  // ---- the seed's way: one person at a time, one request per step -----------------------------
+  {
+    const config = cfgFor('seed');
+    const c = sambaClient(config.url);
+    await c.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
+    const ps = people('seed', SEED_SAMPLE);
+    const made = new Set<string>();
+    const ensureOu = async (dn: string, name: string) => {
+      if (made.has(dn)) return;
+      await c.add(dn, { objectClass: ['top', 'organizationalUnit'], ou: name }).catch(() => {});
+      made.add(dn);
+    };
+    const placement = (p: PersonContext) => {
+      const root = p.mv!.primaryAffiliation === 'employee' ? config.ous.employee : config.ous.student;
+      const [dept, fac] = p.mv!.orgUnits;
+      return { root, fac: `OU=${fac!.adOu},${root}`, dept: `OU=${dept!.adOu},OU=${fac!.adOu},${root}`, names: [fac!.adOu, dept!.adOu] };
+    };
+    let t0 = Date.now();
+    for (const p of ps) {
+      const a = p.record.attrs;
+      const user = a.idautoPersonUserNameMV![0]!;
+      await c.search(config.baseDn, { scope: 'sub', filter: `(|(${config.anchor}=${p.id})(sAMAccountName=${user}))`, attributes: ['cn'] });
+      const pl = placement(p);
+      await ensureOu(pl.root, pl.root.slice(3, pl.root.indexOf(',')));
+      await ensureOu(pl.fac, pl.names[0]!);
+      await ensureOu(pl.dept, pl.names[1]!);
+      const cn = `${a.givenName![0]} ${a.sn![0]} ${user}`;
+      const dn = `CN=${escapeDnValue(cn)},${pl.dept}`;
+      await c.add(dn, {
+        objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: user, userPrincipalName: `${user}@${config.upnSuffix}`,
+        givenName: a.givenName!, sn: a.sn!, displayName: cn, mail: a.mail!, employeeType: a.employeeType!, title: a.idautoPersonJobTitle!,
+        [config.anchor]: p.id, department: p.mv!.orgUnits[0]!.nameNb, departmentNumber: p.mv!.orgUnits[0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
+        proxyAddresses: [`SMTP:${user}.full@${config.mailDomain}`, `smtp:${user}@${config.mailDomain}`],
+      });
+      await c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(generatePassword(config.passwordPolicy))] as unknown as string[] }) }));
+      await c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'userAccountControl', values: ['512'] }) }));
+    }
+    const create = Date.now() - t0;
+    t0 = Date.now();
+    for (const p of ps) {
+      const { searchEntries: [e] } = await c.search(config.baseDn, { scope: 'sub', filter: `(${config.anchor}=${p.id})`, attributes: ['title'] });
+      await c.modify(e!.dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Seniorrådgiver'] }) }));
+    }
+    out.seed = { create, update: Date.now() - t0, n: SEED_SAMPLE };
+    await c.unbind();
+  }
+
+  // ---- the limit: a bare ldapts script --------------------------------------------------------
+  {
+    const config = cfgFor('limit');
+    const clients = await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+      const c = sambaClient(config.url);
+      await c.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
+      return c;
+    }));
+    const ps = people('limit', N);
+    const ous: string[] = [];
+    for (const p of ps) {
+      const root = p.mv!.primaryAffiliation === 'employee' ? config.ous.employee : config.ous.student;
+      const fac = `OU=${p.mv!.orgUnits[1]!.adOu},${root}`;
+      for (const ou of [root, fac, `OU=${p.mv!.orgUnits[0]!.adOu},${fac}`]) if (!ous.includes(ou)) ous.push(ou);
+    }
+    for (const ou of ous) await clients[0]!.add(ou, { objectClass: ['top', 'organizationalUnit'], ou: ou.slice(3, ou.indexOf(',')) }).catch(() => {});
+    const dnOf = (p: PersonContext, i: number) => {
+      const root = p.mv!.primaryAffiliation === 'employee' ? config.ous.employee : config.ous.student;
+      return `CN=limit ${i},OU=${p.mv!.orgUnits[0]!.adOu},OU=${p.mv!.orgUnits[1]!.adOu},${root}`;
+    };
+    let t0 = Date.now();
+    await mapLimit(ps, CONCURRENCY, async (p, i) => {
+      const a = p.record.attrs;
+      const user = a.idautoPersonUserNameMV![0]!;
+      await clients[i % CONNECTIONS]!.add(dnOf(p, i), {
+        objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: user, userPrincipalName: `${user}@${config.upnSuffix}`,
+        givenName: a.givenName!, sn: a.sn!, displayName: `${a.givenName![0]} ${a.sn![0]}`, mail: a.mail!, employeeType: a.employeeType!, title: a.idautoPersonJobTitle!,
+        [config.anchor]: p.id, department: p.mv!.orgUnits[0]!.nameNb, departmentNumber: p.mv!.orgUnits[0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
+        proxyAddresses: [`SMTP:${user}.full@${config.mailDomain}`, `smtp:${user}@${config.mailDomain}`],
+        unicodePwd: [unicodePwd(generatePassword(config.passwordPolicy))] as unknown as string[], userAccountControl: '512',
+      });
+    });
+    const create = Date.now() - t0;
+    t0 = Date.now();
+    await mapLimit(ps, CONCURRENCY, async (p, i) => {
+      await clients[i % CONNECTIONS]!.modify(dnOf(p, i), new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Seniorrådgiver'] }) }));
+    });
+    out.limit = { create, update: Date.now() - t0, n: N };
+    await Promise.all(clients.map((c) => c.unbind()));
+  }
+
+  // ---- report ---------------------------------------------------------------------------------
+  const scaled = (w: { create: number; update: number; n: number }) => ({ create: (w.create * N) / w.n, update: (w.update * N) / w.n });
+  console.log(`AD reconciliation of ${N} people into Samba ${'(real DC over LDAPS)'}, ${CONNECTIONS} connections, ${CONCURRENCY} in flight`);
+  console.log(`way       creates       creates/s   updates       updates/s   total`);
+  for (const way of ['tilgang', 'seed', 'limit'] as const) {
+    const w = out[way]!;
+    const s = scaled(w);
+    const note = w.n === N ? '' : ` (sample of ${w.n}, scaled)`;
+    console.log(`${way.padEnd(9)} ${(s.create / 1000).toFixed(1).padStart(8)} s  ${String(rate(w.n, w.create)).padStart(9)}   ${(s.update / 1000).toFixed(1).padStart(8)} s  ${String(rate(w.n, w.update)).padStart(9)}   ${((s.create + s.update) / 1000).toFixed(1).padStart(6)} s${note}`);
+  }
+  const t = scaled(out.tilgang!);
+  const l = scaled(out.limit!);
+  const sd = scaled(out.seed!);
+  console.log(`tilgang's share of the limit: ${Math.round((100 * (l.create + l.update)) / (t.create + t.update))} % (creates ${Math.round((100 * l.create) / t.create)} %, updates ${Math.round((100 * l.update) / t.update)} %); ` +
+    `${((sd.create + sd.update) / (t.create + t.update)).toFixed(1)}x faster than the seed's way`);
+
+  if (!process.env.BENCH_KEEP) {
+    const { searchEntries } = await admin.search(base, { scope: 'sub', attributes: ['1.1'], paged: { pageSize: 1000 } });
+    const dns = searchEntries.map((e) => e.dn).sort((a, b) => b.split(',').length - a.split(',').length);
+    const leaves = dns.filter((d) => d.startsWith('CN='));
+    const cleaners = await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+      const c = sambaClient();
+      await c.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
+      return c;
+    }));
+    await mapLimit(leaves, CONCURRENCY, async (dn, i) => cleaners[i % CONNECTIONS]!.del(dn).catch(() => {}));
+    for (const dn of dns.filter((d) => !d.startsWith('CN='))) await admin.del(dn).catch(() => {});
+    await Promise.all(cleaners.map((c) => c.unbind()));
+  }
+  await admin.unbind();
+}
+
+await main();
