@@ -168,8 +168,8 @@ describe('AD target through the runtime, against the Samba AD domain controller'
       mail: `ny.${p.username}@${DOMAIN}`, title: 'Seniorrådgiver', employeeType: 'faculty', 'msDS-cloudExtensionAttribute1': 'TRUE', givenName: 'Kari Anne',
       sAMAccountName: `${p.username}x`, userPrincipalName: `${p.username}x@${DOMAIN}`, extensionAttribute1: 'student',
     });
-    // The primary address stays once assigned; the username address follows the username.
-    expect(all(a, 'proxyAddresses').sort()).toEqual([`SMTP:kari.${p.sn.toLowerCase()}@${DOMAIN}`, `smtp:${p.username}x@${DOMAIN}`].sort());
+    // The primary address stays once assigned; the username address follows the username, the old one still delivers.
+    expect(all(a, 'proxyAddresses').sort()).toEqual([`SMTP:kari.${p.sn.toLowerCase()}@${DOMAIN}`, `smtp:${p.username}x@${DOMAIN}`, `smtp:${p.username}@${DOMAIN}`].sort());
     expect(lower(a!.dn)).toBe(lower(`CN=Kari Upd,${inf(students)}`));
     // Replay: the same person again changes nothing.
     await reprocess(p.id);
@@ -282,7 +282,7 @@ describe('AD target through the runtime, against the Samba AD domain controller'
     await eventually(async () => (await readDeadLetters(env.kafka, 'ad', dlq())).letters.some((l) => l.personId === p.id), 20_000, 'dead letter');
     const { searchEntries } = await ad.search(testOu, { scope: 'one', filter: '(cn=Stray*)', attributes: ['givenName', 'sn'] });
     expect(searchEntries).toHaveLength(2);
-    expect(searchEntries.map((e) => [e.givenName, e.sn])).toEqual([[undefined, undefined], [undefined, undefined]]);
+    expect(searchEntries.map((e) => [all(e, 'givenName'), all(e, 'sn')])).toEqual([[[], []], [[], []]]);
   });
 
   it('skips a record that lacks an essential attribute, creating nothing', async () => {
@@ -341,15 +341,23 @@ describe('AD target through the runtime, against the Samba AD domain controller'
     const text = [...lines, ...published, JSON.stringify(r)].join('\n');
     expect(text).not.toMatch(/unicodePwd|password"\s*:/i);
     // Any token shaped like a policy password that binds as one of these accounts would be a leak.
-    const shaped = [...new Set(text.match(/[A-Za-z0-9!#%+\-.:=?@_]{16}/g) ?? [])]
-      .filter((t) => /[a-z]/.test(t) && /[A-Z]/.test(t) && /[0-9]/.test(t) && /[!#%+\-.:=?@_]/.test(t));
-    for (const user of [p.username, `pw2${tag}`]) {
-      for (const t of shaped) {
-        const c = sambaClient();
-        const bound = await c.bind(`${user}@${DOMAIN}`, t).then(() => true, () => false);
-        await c.unbind().catch(() => {});
-        expect(bound, 'a logged or published token is the account\'s password').toBe(false);
+    const leaks = async (haystack: string, users: string[]) => {
+      const shaped = [...new Set(haystack.match(/[A-Za-z0-9!#%+\-.:=?@_]{16}/g) ?? [])]
+        .filter((t) => /[a-z]/.test(t) && /[A-Z]/.test(t) && /[0-9]/.test(t) && /[!#%+\-.:=?@_]/.test(t));
+      const found: string[] = [];
+      for (const user of users) {
+        for (const t of shaped) {
+          const c = sambaClient();
+          if (await c.bind(`${user}@${DOMAIN}`, t).then(() => true, () => false)) found.push(t);
+          await c.unbind().catch(() => {});
+        }
       }
-    }
+      return found;
+    };
+    expect(await leaks(text, [p.username, `pw2${tag}`])).toEqual([]);
+    // The check can fail: a known password of the policy's shape, once in the text, is found.
+    const known = 'Kx7#mQ2!pL9@vN4=';
+    await ad.modify(a!.dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [Buffer.from(`"${known}"`, 'utf16le')] as unknown as string[] }) }));
+    expect(await leaks(`${'x'.repeat(40)} "${known}" ${'y'.repeat(40)}`, [p.username])).toEqual([known]);
   });
 });
