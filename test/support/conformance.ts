@@ -196,6 +196,7 @@ export function conformance(subject: ConformanceSubject): void {
       const s = spec();
       await sys.failTransiently(s, 1);
       const w0 = await sys.writes();
+      const l0 = logs.lines.length;
       const p = await add('student', s);
       const r = await nextResult(p, 0);
       expect(r.outcome).toBe('APPLIED');
@@ -204,6 +205,8 @@ export function conformance(subject: ConformanceSubject): void {
       expect(await sys.count(p)).toBe(1);
       expect(await sys.writes()).toBe(w0 + 1);
       expect((await sys.account(p))?.enabled).toBe(true);
+      // It did fail first: the runtime retried.
+      expect(logs.lines.slice(l0).some((l) => l.includes('"msg":"transient failure: retrying"'))).toBe(true);
     });
 
     it('log-only plans and publishes but changes nothing; the same event live applies the plan', async () => {
