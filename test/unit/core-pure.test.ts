@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { isEntitled, isProvisioned, missingEssential } from '../../src/consumers/entitlement.js';
 import { addressed, appliedResult, baseResult, errorInfo, failedResult, type Prepared, type ReconcileDeps } from '../../src/consumers/reconcile.js';
-import { waves } from '../../src/consumers/target-group.js';
+import { waves } from '../../src/consumers/coalesce.js';
 import { scrubSecrets } from '../../src/lib/log.js';
 import { redactChanges, scrubMessage } from '../../src/lib/redact.js';
 import type { PersonChanged } from '../../src/schemas/generated.js';
