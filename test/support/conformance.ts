@@ -162,12 +162,13 @@ export function conformance(subject: ConformanceSubject): void {
     });
 
     it('disables on lost entitlement and enables when it is regained; never deletes', async () => {
-      // Two modifies, two events, two results; level-triggered, either may be the one that acts.
+      // Two modifies, two events, two results; level-triggered, either may be the one that acts
+      // (or the runtime does both in one, and the other's result says so).
       const b0 = (await results(entitled)).length;
       await setAffiliation(entitled, 'alum');
       const lost = (await pipe.waitResults(entitled.id, b0 + 2)).slice(b0);
       expect(lost.flatMap(kinds)).toEqual(['disable']);
-      expect(lost.map((r) => r.outcome).sort()).toEqual(['APPLIED', 'UNCHANGED']);
+      for (const r of lost) expect(kinds(r).length > 0 || r.outcome === 'UNCHANGED' || !!r.coalescedInto, JSON.stringify(r)).toBe(true);
       expect((await sys.account(entitled))?.enabled).toBe(false);
       expect(await sys.count(entitled)).toBe(1);
 
