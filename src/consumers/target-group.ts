@@ -9,7 +9,7 @@ import { eq } from '../lib/ldap/filter.js';
 import { ensureTopicsOn, FencedError, PartitionTransactions, ResilientConsumer, type EachBatchPayload, type Kafka, type KafkaMessage } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
-import { MvReader } from '../mv/person.js';
+import { MvReader, MvUnavailableError } from '../mv/person.js';
 import { EventCodec } from '../schemas/codec.js';
 import type { PersonChanged, ProvisioningResult } from '../schemas/generated.js';
 import { backoffDelay, sleep } from '../lib/backoff.js';
@@ -564,5 +564,6 @@ export function registryUnreachable(e: unknown): boolean {
 
 /** Which dependency a transient failure is about, for the outage's name. */
 function dependencyOf(e: unknown): string {
+  if (e instanceof MvUnavailableError) return 'mv';
   return e instanceof TransientError && e.code === 'directory' ? 'directory' : 'target';
 }

@@ -3,7 +3,41 @@ import type { AnyTarget } from '../../src/spi/index.js';
 import { Writeback } from '../../src/consumers/writeback.js';
 import { ChangelogProducer } from '../../src/producers/changelog-producer.js';
 import type { ProvisioningResult } from '../../src/schemas/generated.js';
+import { randomUUID } from 'node:crypto';
+import { ResilientConsumer, type Kafka } from '../../src/lib/kafka.js';
 import { Collector, decodeResults, eventually, type TestEnv } from './env.js';
+
+/**
+ * Reads a topic in the background (read_committed) for as long as the pipeline runs, and keeps
+ * reading across a broker restart: a consumer that crashes for good (kafkajs's "Failed to find
+ * group coordinator" while the broker is away) is replaced, and what the replacement reads again
+ * is not counted twice.
+ */
+export class TopicReader extends Collector {
+  private readonly seen = new Set<string>();
+  private readonly reader: ResilientConsumer;
+  constructor(kafka: Kafka, topic: string) {
+    super(kafka, topic);
+    this.reader = new ResilientConsumer(kafka, { groupId: `test-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 50 }, async (c) => {
+      await c.subscribe({ topic, fromBeginning: true });
+      await c.run({
+        eachMessage: async ({ partition, message }) => {
+          const at = `${partition}:${message.offset}`;
+          if (this.seen.has(at)) return;
+          this.seen.add(at);
+          this.messages.push(message);
+        },
+      });
+    }, `reader ${topic}`);
+  }
+  override async start(): Promise<this> {
+    await this.reader.start();
+    return this;
+  }
+  override async stop(): Promise<void> {
+    await this.reader.stop();
+  }
+}
 
 /** The whole path for one target in a test's own corner: producer → target group → results → writeback. */
 export interface Pipeline {
@@ -29,8 +63,8 @@ export async function startPipeline(env: TestEnv, target: AnyTarget, group: Targ
   await g.start();
   const writeback = new Writeback(env.cfg, env.kafka, { groupId: `tilgang.writeback.${env.id}`, dlq: `test.${env.id}.writeback.dlq` });
   await writeback.start();
-  const results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
-  const events = await new Collector(env.kafka, env.cfg.kafka.topics.personChanged).start();
+  const results = await new TopicReader(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
+  const events = await new TopicReader(env.kafka, env.cfg.kafka.topics.personChanged).start();
   const decoded = () => decodeResults(env, results.messages);
   const resultsFor = async (id: string) => (await decoded()).filter((r) => r.personId === id);
   return {
