@@ -69,7 +69,7 @@ describe('SIGTERM while a worker waits to retry', () => {
       expect(rs.map((r) => r.personId).sort()).toEqual(people.map((p) => p.id).sort());
       // The failing person is done now; those applied but not committed before the stop are found in place.
       const outcome = (i: number) => rs.find((r) => r.personId === people[i]!.id)!.outcome;
-      expect([5, 6, 7, 8, 9].map(outcome)).toEqual(['APPLIED', 'UNCHANGED', 'UNCHANGED', 'UNCHANGED', 'UNCHANGED']);
+      expect([5, 6, 7, 8, 9].map(outcome), JSON.stringify(rs.map((r) => r.error?.message).filter(Boolean))).toEqual(['APPLIED', 'UNCHANGED', 'UNCHANGED', 'UNCHANGED', 'UNCHANGED']);
       const creates = (await pool.query(`SELECT person_id, count(*)::int AS n FROM ${schema}.effects WHERE kind = 'create' GROUP BY person_id`)).rows;
       expect(creates).toHaveLength(people.length);
       expect(creates.filter((c) => c.n !== 1)).toEqual([]);
