@@ -83,6 +83,11 @@ export const registryService: Service = {
       QUARKUS_HTTP_HOST: HOST,
       REGISTRY_DATASOURCE_URL: `jdbc:postgresql://${db.host}:${db.port}/${REGISTRY_DATABASE}`,
       REGISTRY_DATASOURCE_USERNAME: db.user,
+      // Apicurio's production profile opens 20 connections at start and grows to 100, PostgreSQL's
+      // whole default limit: a registry that serves a few schemas needs a handful.
+      _PROD_QUARKUS_DATASOURCE_JDBC_INITIAL_SIZE: '2',
+      _PROD_QUARKUS_DATASOURCE_JDBC_MIN_SIZE: '2',
+      _PROD_QUARKUS_DATASOURCE_JDBC_MAX_SIZE: '10',
     };
     // Unset, Apicurio sends its own default, which trust auth ignores.
     if (db.password) env.REGISTRY_DATASOURCE_PASSWORD = db.password;
