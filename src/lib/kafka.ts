@@ -233,8 +233,8 @@ export class PartitionTransactions {
 
   /**
    * A new assignment: producers of revoked partitions are closed; those of partitions kept are
-   * re-opened before their next commit too, since another worker may have held them in between
-   * (this worker stalled, lost them, and got them back).
+   * re-opened too, since another worker may have held them in between (this worker stalled, lost
+   * them, and got them back).
    */
   assign(assigned: TopicPartitions[]): void {
     this.assigned = new Set(assigned.flatMap((a) => a.partitions.map((p) => this.key(a.topic, p))));
@@ -243,6 +243,9 @@ export class PartitionTransactions {
       this.slots.delete(k);
       void slot.busy.then(() => slot.producer.disconnect()).catch(() => {});
     }
+    // Open (and fence) at once, not at the partition's next event: a worker that lost the
+    // partition is refused even while no new event arrives. The first batch awaits the same claim.
+    for (const a of assigned) for (const p of a.partitions) void this.claim(a.topic, p).catch(() => {});
   }
 
   /**

@@ -84,7 +84,7 @@ describe('a worker stalled past the session timeout while another takes its part
       // The stalled worker's effects were found in place by the other worker: nothing to do for those people.
       expect(rs.filter((r) => r.outcome === 'UNCHANGED')).toHaveLength(appliedByStalled);
       console.log(`fencing: ${people.length} events, ${rs.length} results, ${appliedByStalled} applied by the stalled worker, ` +
-        `${creates.length} creates, refused: ${stalled.lines.filter((l) => l.startsWith('refused')).length} commit(s)`);
+        `${creates.length} creates, refused: ${stalled.lines.filter((l) => l.startsWith('refused')).length} commit(s)`, stalled.lines);
 
       for (const w of children) w.child.kill('SIGTERM');
       expect(await other.exited).toBe(0);
