@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'ldapts';
 import { loadConfig, readSecret, type Config } from '../src/config.js';
 import { ensureTopics, makeKafka } from '../src/lib/kafka.js';
@@ -32,8 +33,11 @@ export async function benchEnv(name: string) {
     await Promise.all(clients.map(async (c) => { while (next < n) await fn(c, next++); }));
     await Promise.all(clients.map((c) => c.unbind()));
   };
+  const topics: string[] = Object.values(cfg.kafka.topics);
   return {
     id, cfg, kafka, ldap,
+    /** The bench's topics, deleted by close(); a bench adds the ones it makes itself. */
+    topics,
     /** Adds n people over several connections; returns their ids. */
     async addPeople(n: number): Promise<string[]> {
       const ids = Array.from({ length: n }, () => randomUUID());
@@ -50,11 +54,36 @@ export async function benchEnv(name: string) {
       if (process.env.BENCH_KEEP) return;
       await overConnections(ids.length, (c, i) => c.del(`idautoID=${ids[i]},${cfg.directory.peopleDn}`).catch(() => {}));
       await ldap.del(cfg.directory.peopleDn).catch(() => {});
-      await admin.deleteTopics({ topics: Object.values(cfg.kafka.topics) }).catch(() => {});
       await admin.disconnect();
       await ldap.unbind();
+      await deleteTopics(cfg, topics);
     },
   };
+}
+
+/**
+ * Deletes the bench's topics, and gives up after a bounded time: a topic whose deletion the broker
+ * keeps answering with "This server does not host this topic-partition" would otherwise be retried
+ * for minutes by the client's retry policy.
+ */
+async function deleteTopics(cfg: Config, topics: string[]): Promise<void> {
+  const kafka = new Kafka({ clientId: 'bench-cleanup', brokers: cfg.kafka.brokers, retry: { retries: 2, initialRetryTime: 100 }, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('timed out after 30 s')), 30_000); });
+  try {
+    await Promise.race([(async () => {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const ours = topics.filter((t) => existing.has(t));
+      if (ours.length) await admin.deleteTopics({ topics: ours, timeout: 10_000 });
+    })(), deadline]);
+  } catch (e) {
+    console.error(`could not delete the bench topics (${(e as Error).message}); left: ${topics.join(', ')}`);
+  } finally {
+    clearTimeout(timer);
+    await admin.disconnect().catch(() => {});
+  }
 }
 
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;

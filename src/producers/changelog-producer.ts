@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, Kafka, Message } from 'kafkajs';
 import type { Entry } from 'ldapts';
 import type { Config } from '../config.js';
 import { Directory } from '../directory/client.js';
@@ -6,7 +6,7 @@ import { ensureTopics } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { sleep } from '../stack/process.js';
-import { AccesslogReader, cookieAfter, entryCsn, interpret, isSkip, type Skip } from './changelog.js';
+import { AccesslogReader, cookieAfter, entryCsn, interpret, isSkip, type InterpretOptions, type Skip } from './changelog.js';
 import { CookieStore, type ProducerState } from './cookie-store.js';
 import { changeEvent, newRunId, PersonEventPublisher, runEvent } from './publisher.js';
 
@@ -52,10 +52,12 @@ export class ChangelogProducer {
   private readonly name: string;
   private readonly pageSize: number;
   private readonly pollMs: number;
+  private readonly interpretOptions: InterpretOptions;
 
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: ChangelogProducerOptions = {}) {
     this.name = opts.name ?? 'default';
     this.pageSize = opts.pageSize ?? 1000;
+    this.interpretOptions = { peopleDn: opts.peopleDn ?? cfg.directory.peopleDn, ownDn: cfg.directory.bindDn, sensitive: cfg.directory.sensitive };
     this.pollMs = opts.pollMs ?? 100;
     this.log = child({ component: 'producer', producer: this.name });
     this.publisher = new PersonEventPublisher(kafka, cfg, `tilgang.producer.${this.name}`);
@@ -66,6 +68,7 @@ export class ChangelogProducer {
   private get peopleDn(): string {
     return this.opts.peopleDn ?? this.cfg.directory.peopleDn;
   }
+
 
   async start(): Promise<void> {
     await this.admin.connect();
@@ -187,20 +190,30 @@ export class ChangelogProducer {
   }
 
   /**
-   * Publishes the log after the cookie, one transaction a page. The next page is asked for before
-   * the current one is sent, so the directory reads it while Kafka commits this one.
+   * Publishes the log after the cookie, one transaction a page, as a pipeline: while one page's
+   * transaction commits, the next page is interpreted and encoded, and the one after it is being
+   * read by the directory. Transactions still commit one after the other, in log order.
    */
   private async follow(reader: AccesslogReader, state: ProducerState | undefined): Promise<ProducerState | undefined> {
     const pages = reader.pages(state?.cookie, this.pageSize);
     let next: Promise<IteratorResult<Entry[]>> | undefined = pages.next();
+    let sending: Promise<ProducerState> | undefined;
+    let cookie = state?.cookie;
     try {
       while (next) {
         const r: IteratorResult<Entry[]> = await next;
         next = r.done || this.stopping ? undefined : pages.next();
         if (r.done) break;
-        if (r.value.length) state = await this.publishPage(r.value, state);
+        if (!r.value.length) continue;
+        const batch = this.prepare(r.value, cookie);
+        cookie = batch.cookie;
+        if (sending) state = await sending;
+        sending = this.commit(batch, state);
+        sending.catch(() => {}); // awaited on the next round; a failure must not go unhandled meanwhile
         if (this.stopping) break;
       }
+      if (sending) state = await sending;
+      sending = undefined;
       return state;
     } finally {
       // Left early (stopping, or a failed send): a page still being read is of no use any more.
@@ -208,10 +221,10 @@ export class ChangelogProducer {
     }
   }
 
-  private async publishPage(page: Entry[], state: ProducerState | undefined): Promise<ProducerState> {
+  /** A page's events, encoded, and the cookie once they are published. */
+  private prepare(page: Entry[], cookie: string | undefined): { messages: Message[]; cookie: string | undefined } {
     const events = [];
-    const opts = { peopleDn: this.peopleDn, ownDn: this.cfg.directory.bindDn, sensitive: this.cfg.directory.sensitive };
-    const cookie = cookieAfter(state?.cookie, page);
+    const opts = this.interpretOptions;
     for (const entry of page) {
       const c = interpret(entry, opts);
       if (isSkip(c)) {
@@ -223,15 +236,20 @@ export class ChangelogProducer {
       }
       events.push(changeEvent(c));
     }
-    const next: ProducerState = { ...state, cookie, updatedAt: Date.now() };
-    await this.publisher.send(events, async (txn) => {
+    return { messages: this.publisher.encode(events), cookie: cookieAfter(cookie, page) };
+  }
+
+  /** One transaction: the page's events and the cookie after them. */
+  private async commit(batch: { messages: Message[]; cookie: string | undefined }, state: ProducerState | undefined): Promise<ProducerState> {
+    const next: ProducerState = { ...state, cookie: batch.cookie, updatedAt: Date.now() };
+    await this.publisher.commit(batch.messages, async (txn) => {
       await this.store.save(txn, next);
       await this.opts.inTransaction?.();
     });
     this.stats.transactions++;
-    this.stats.published += events.length;
-    metrics.published.inc(events.length);
-    this.stats.cookie = cookie;
+    this.stats.published += batch.messages.length;
+    metrics.published.inc(batch.messages.length);
+    this.stats.cookie = batch.cookie;
     return next;
   }
 }

@@ -60,17 +60,43 @@ export function cookieTime(cookie: string): number | undefined {
 }
 
 /** The attribute names a reqMod list touches (`attr:+ value`, `attr:= value`, `attr:-`...). */
-export function modifiedAttributes(reqMod: string[]): string[] {
+export function modifiedAttributes(reqMod: (string | Buffer)[]): string[] {
   const names = new Set<string>();
   for (const m of reqMod) {
-    const i = m.indexOf(':');
-    if (i > 0) names.add(m.slice(0, i));
+    // Only the name is needed: a large (binary, base64 on the wire) value is not decoded.
+    const i = typeof m === 'string' ? m.indexOf(':') : m.indexOf(0x3a);
+    if (i > 0) names.add(typeof m === 'string' ? m.slice(0, i) : m.toString('utf8', 0, i));
   }
   return [...names];
 }
 
+/** What interpret compares against, normalised once per set of options rather than once per entry. */
+interface Prepared { base: string; own: string; status: Set<string>; sensitive: Set<string> }
+const prepared = new WeakMap<InterpretOptions, Prepared>();
+function prepare(o: InterpretOptions): Prepared {
+  let p = prepared.get(o);
+  if (!p) {
+    p = {
+      base: `,${normDn(o.peopleDn)}`,
+      own: normDn(o.ownDn),
+      status: new Set(STATUS_ATTRIBUTES.map((a) => a.toLowerCase())),
+      sensitive: new Set(o.sensitive.map((x) => x.toLowerCase())),
+    };
+    prepared.set(o, p);
+  }
+  return p;
+}
+
+const rdnOf = (x: string) => {
+  const comma = x.indexOf(',');
+  const rdn = comma < 0 ? x : x.slice(0, comma);
+  const eq = rdn.indexOf('=');
+  return { attr: rdn.slice(0, eq).trim().toLowerCase(), value: rdn.slice(eq + 1).trim() };
+};
+
 /** Pure: turns one `auditWriteObject` entry into a Change, or says why it is passed over. */
 export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
+  const p = prepare(o);
   const position = str(e, 'reqStart');
   const csn = str(e, 'entryCSN');
   const dn = str(e, 'reqDN');
@@ -87,32 +113,28 @@ export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
   if (type === 'modrdn') {
     const newRdn = str(e, 'reqNewRDN');
     if (!newRdn) return skip('malformed');
-    newDn = `${newRdn},${str(e, 'reqNewSuperior') ?? dn.split(',').slice(1).join(',')}`;
+    newDn = `${newRdn},${str(e, 'reqNewSuperior') ?? dn.slice(dn.indexOf(',') + 1)}`;
   }
-  const under = (x: string | null) => x !== null && normDn(x).endsWith(`,${normDn(o.peopleDn)}`);
+  const under = (x: string | null) => x !== null && normDn(x).endsWith(p.base);
   const wasIn = under(dn);
-  const isIn = under(newDn);
+  const isIn = newDn === dn ? wasIn : under(newDn);
   if (!wasIn && !isIn) return skip('not-a-person');
   const authz = str(e, 'reqAuthzID');
-  if (authz && normDn(authz) === normDn(o.ownDn)) return skip('own-write');
+  if (authz && normDn(authz) === p.own) return skip('own-write');
 
-  const mods = strs(e, 'reqMod');
-  const lowerStatus = new Set(STATUS_ATTRIBUTES.map((a) => a.toLowerCase()));
-  const touched = modifiedAttributes(mods).filter((a) => !OPERATIONAL.has(a.toLowerCase()));
-  if (type === 'modify' && touched.length > 0 && touched.every((a) => lowerStatus.has(a.toLowerCase()))) {
+  const raw = e.reqMod;
+  const mods = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const touched = modifiedAttributes(mods as (string | Buffer)[]).filter((a) => !OPERATIONAL.has(a.toLowerCase()));
+  if (type === 'modify' && touched.length > 0 && touched.every((a) => p.status.has(a.toLowerCase()))) {
     return skip('status-only');
   }
   if (type === 'modify' && touched.length === 0) return skip('malformed');
 
-  const rdnOf = (x: string) => {
-    const [attr, ...rest] = (x.split(',')[0] ?? '').split('=');
-    return { attr: attr?.trim().toLowerCase(), value: rest.join('=').trim() };
-  };
   const idAttr = A.id.toLowerCase();
   const rdns = [rdnOf(dn), ...(newDn && newDn !== dn ? [rdnOf(newDn)] : [])];
   let personId = rdns.find((r) => r.attr === idAttr)?.value || undefined;
   if (!personId && type === 'add') {
-    const v = mods.find((m) => m.toLowerCase().startsWith(`${idAttr}:+ `));
+    const v = strs(e, 'reqMod').find((m) => m.toLowerCase().startsWith(`${idAttr}:+ `));
     personId = v?.slice(A.id.length + 3).trim();
   }
   if (!personId) {
@@ -121,7 +143,6 @@ export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
   }
 
   const kind = type === 'modrdn' && !wasIn ? 'ADD' : type === 'modrdn' && !isIn ? 'DELETE' : kinds[type as keyof typeof kinds];
-  const sensitive = new Set(o.sensitive.map((s) => s.toLowerCase()));
   return {
     position,
     csn,
@@ -129,7 +150,7 @@ export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
     personId,
     oldDn: dn,
     newDn,
-    changedAttributes: touched.filter((a) => !sensitive.has(a.toLowerCase())),
+    changedAttributes: touched.filter((a) => !p.sensitive.has(a.toLowerCase())),
     time,
   };
 }
@@ -175,9 +196,9 @@ export class AccesslogReader {
     for await (const page of this.client.searchPaginated(this.base, {
       scope: 'one', filter: this.filter(after), attributes: ATTRS, paged: { pageSize },
     })) {
-      yield page.searchEntries
-        .filter((e) => entryCsn(e) !== after)
-        .sort((a, b) => ((entryCsn(a) ?? '') < (entryCsn(b) ?? '') ? -1 : 1));
+      // The server returns them in the order they were written; sorting by CSN makes sure of it.
+      const keyed = page.searchEntries.map((e) => ({ e, csn: entryCsn(e) ?? '' })).filter((x) => x.csn !== after);
+      yield keyed.sort((a, b) => (a.csn < b.csn ? -1 : a.csn > b.csn ? 1 : 0)).map((x) => x.e);
     }
   }
 

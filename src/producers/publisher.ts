@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka, Producer, Transaction } from 'kafkajs';
+import type { Kafka, Message, Producer, Transaction } from 'kafkajs';
 import type { Config } from '../config.js';
 import { EventCodec } from '../schemas/codec.js';
 import type { PersonChanged, RunMode } from '../schemas/generated.js';
@@ -64,19 +64,28 @@ export class PersonEventPublisher {
 
   async connect(): Promise<void> {
     await this.producer.connect();
-    await this.codec.register('PersonChanged', this.topic);
+    await this.codec.prepare('PersonChanged', this.topic);
   }
 
   async disconnect(): Promise<void> {
     await this.producer.disconnect().catch(() => {});
   }
 
-  async send(events: PersonChanged[], extra?: (txn: Transaction) => Promise<void>): Promise<void> {
-    const messages = await Promise.all(events.map(async (e) => ({
+  /** The events as Kafka messages: keyed by person, Avro in the registry's wire format. */
+  encode(events: PersonChanged[]): Message[] {
+    return events.map((e) => ({
       key: e.personId,
-      value: await this.codec.encode('PersonChanged', this.topic, e),
+      value: this.codec.encodeNow('PersonChanged', this.topic, e),
       headers: { 'tilgang-event': 'PersonChanged', 'tilgang-change': e.changeType },
-    })));
+    }));
+  }
+
+  async send(events: PersonChanged[], extra?: (txn: Transaction) => Promise<void>): Promise<void> {
+    await this.commit(this.encode(events), extra);
+  }
+
+  /** One transaction: the messages and whatever `extra` sends, all visible to read_committed consumers or none. */
+  async commit(messages: Message[], extra?: (txn: Transaction) => Promise<void>): Promise<void> {
     const txn = await this.producer.transaction();
     try {
       if (messages.length) await txn.send({ topic: this.topic, messages });

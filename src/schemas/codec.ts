@@ -22,6 +22,8 @@ export function schemaText(name: EventName): string {
 export class EventCodec {
   private readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, number>();
+  /** The registered schemas, ready to write with: encoding a registered event needs no await. */
+  private readonly writers = new Map<string, { id: number; type: { toBuffer(v: unknown): Buffer } }>();
 
   constructor(registryUrl: string) {
     this.registry = new SchemaRegistry({ host: registryUrl });
@@ -43,6 +45,29 @@ export class EventCodec {
   async encode<N extends EventName>(name: N, topic: string, event: EventTypes[N]): Promise<Buffer> {
     const id = await this.register(name, topic);
     return this.registry.encode(id, event);
+  }
+
+  /** Fetches the schema registered for `topic` so that encodeNow can write with it. */
+  async prepare(name: EventName, topic: string): Promise<void> {
+    const key = `${name}@${topic}`;
+    if (this.writers.has(key)) return;
+    const id = await this.register(name, topic);
+    this.writers.set(key, { id, type: await this.registry.getSchema(id) as unknown as { toBuffer(v: unknown): Buffer } });
+  }
+
+  /**
+   * Encodes without a round of promises per event (the producer encodes a thousand at a time), in
+   * the same Confluent wire format as encode. Call prepare first.
+   */
+  encodeNow<N extends EventName>(name: N, topic: string, event: EventTypes[N]): Buffer {
+    const w = this.writers.get(`${name}@${topic}`);
+    if (!w) throw new Error(`${name} on ${topic}: call prepare() before encodeNow()`);
+    const body = w.type.toBuffer(event);
+    const out = Buffer.allocUnsafe(5 + body.length);
+    out[0] = 0; // magic byte
+    out.writeInt32BE(w.id, 1);
+    body.copy(out, 5);
+    return out;
   }
 
   /** Decodes with the writer's schema, fetched by the id in the message (cached). */
