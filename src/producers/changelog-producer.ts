@@ -10,12 +10,16 @@ import { AccesslogReader, cookieAfter, entryCsn, interpret, isSkip, type Interpr
 import { CookieStore, type ProducerState } from './cookie-store.js';
 import { changeEvent, newRunId, PersonEventPublisher, runEvent } from './publisher.js';
 
+/** The wait between looks at the log while changes keep coming. */
+const ACTIVE_POLL_MS = 20;
+
 export interface ChangelogProducerOptions {
   /** Names the transactional id and the cookie's key: one live producer per name. */
   name?: string;
   /** Override of directory.peopleDn (tests use a subtree of their own). */
   peopleDn?: string;
   pageSize?: number;
+  /** The wait between looks at a quiet log (default 100 ms); while changes keep coming it is 20 ms at most. */
   pollMs?: number;
   /** Called inside each change transaction after its sends, before the commit (crash tests use it). */
   inTransaction?: () => Promise<void>;
@@ -53,6 +57,7 @@ export class ChangelogProducer {
   private readonly pageSize: number;
   private readonly pollMs: number;
   private readonly interpretOptions: InterpretOptions;
+  private lastChangeAt = 0;
 
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: ChangelogProducerOptions = {}) {
     this.name = opts.name ?? 'default';
@@ -112,7 +117,7 @@ export class ChangelogProducer {
         state = await this.follow(reader, state);
         this.stats.healthy = true;
         backoff = 250;
-        if (!this.stopping) await sleep(this.pollMs);
+        if (!this.stopping) await sleep(this.pollWait());
       } catch (e) {
         // The directory or Kafka is away: say so, and come back to the committed cookie.
         this.stats.errors++;
@@ -127,6 +132,14 @@ export class ChangelogProducer {
         backoff = Math.min(backoff * 2, 30_000);
       }
     }
+  }
+
+  /**
+   * How long to wait before looking at the log again: briefly while changes keep coming (a change
+   * is published within tens of milliseconds), up to pollMs once the directory is quiet.
+   */
+  private pollWait(): number {
+    return Date.now() - this.lastChangeAt < 2000 ? Math.min(ACTIVE_POLL_MS, this.pollMs) : this.pollMs;
   }
 
   /**
@@ -205,6 +218,7 @@ export class ChangelogProducer {
         next = r.done || this.stopping ? undefined : pages.next();
         if (r.done) break;
         if (!r.value.length) continue;
+        this.lastChangeAt = Date.now();
         const batch = this.prepare(r.value, cookie);
         cookie = batch.cookie;
         if (sending) state = await sending;
@@ -242,10 +256,7 @@ export class ChangelogProducer {
   /** One transaction: the page's events and the cookie after them. */
   private async commit(batch: { messages: Message[]; cookie: string | undefined }, state: ProducerState | undefined): Promise<ProducerState> {
     const next: ProducerState = { ...state, cookie: batch.cookie, updatedAt: Date.now() };
-    await this.publisher.commit(batch.messages, async (txn) => {
-      await this.store.save(txn, next);
-      await this.opts.inTransaction?.();
-    });
+    await this.publisher.commit(batch.messages, this.opts.inTransaction && (async () => this.opts.inTransaction!()), [this.store.message(next)]);
     this.stats.transactions++;
     this.stats.published += batch.messages.length;
     metrics.published.inc(batch.messages.length);

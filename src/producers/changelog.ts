@@ -37,7 +37,9 @@ const OPERATIONAL = new Set(['entrycsn', 'modifiersname', 'modifytimestamp', 'cr
 
 /** DNs compared the way the directory compares them, near enough: case and spaces after commas. */
 export function normDn(dn: string): string {
-  return dn.replace(/^dn:/i, '').split(',').map((p) => p.trim()).join(',').toLowerCase();
+  const d = /^dn:/i.test(dn) ? dn.slice(3) : dn;
+  // Most DNs have no spaces around their commas: then lower case is all it takes.
+  return (d.includes(' ,') || d.includes(', ') || d !== d.trim() ? d.split(',').map((p) => p.trim()).join(',') : d).toLowerCase();
 }
 
 const str = (e: Entry, k: string): string | undefined => {

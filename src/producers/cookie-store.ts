@@ -1,4 +1,4 @@
-import type { Admin, Kafka, Transaction } from 'kafkajs';
+import type { Admin, Kafka, TopicMessages, Transaction } from 'kafkajs';
 import { ensureTopics } from '../lib/kafka.js';
 import { readToEnd } from '../lib/read-to-end.js';
 
@@ -37,6 +37,11 @@ export class CookieStore {
   }
 
   async save(txn: Transaction, state: ProducerState): Promise<void> {
-    await txn.send({ topic: this.topic, messages: [{ key: this.key, value: JSON.stringify(state) }] });
+    await txn.send(this.message(state));
+  }
+
+  /** The state as the message to send in the events' transaction. */
+  message(state: ProducerState): TopicMessages {
+    return { topic: this.topic, messages: [{ key: this.key, value: JSON.stringify(state) }] };
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka, Message, Producer, Transaction } from 'kafkajs';
+import type { Kafka, Message, Producer, TopicMessages, Transaction } from 'kafkajs';
 import type { Config } from '../config.js';
 import { EventCodec } from '../schemas/codec.js';
 import type { PersonChanged, RunMode } from '../schemas/generated.js';
@@ -84,11 +84,15 @@ export class PersonEventPublisher {
     await this.commit(this.encode(events), extra);
   }
 
-  /** One transaction: the messages and whatever `extra` sends, all visible to read_committed consumers or none. */
-  async commit(messages: Message[], extra?: (txn: Transaction) => Promise<void>): Promise<void> {
+  /**
+   * One transaction: the messages, `also` (the cookie) in the same request, and whatever `extra`
+   * sends, all visible to read_committed consumers or none.
+   */
+  async commit(messages: Message[], extra?: (txn: Transaction) => Promise<void>, also: TopicMessages[] = []): Promise<void> {
     const txn = await this.producer.transaction();
     try {
-      if (messages.length) await txn.send({ topic: this.topic, messages });
+      const topicMessages = [...(messages.length ? [{ topic: this.topic, messages }] : []), ...also];
+      if (topicMessages.length) await txn.sendBatch({ topicMessages });
       if (extra) await extra(txn);
       await txn.commit();
     } catch (e) {

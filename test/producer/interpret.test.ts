@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cookieTime, interpret, isSkip, modifiedAttributes } from '../../src/producers/changelog.js';
+import { cookieTime, interpret, isSkip, modifiedAttributes, normDn } from '../../src/producers/changelog.js';
 
 const opts = { peopleDn: 'ou=Accounts,dc=meta', ownDn: 'cn=tilgang,ou=Services,dc=meta', sensitive: ['idautoPersonNationalID', 'userPassword'] };
 const id = '3f1c1f3e-8f8a-4c1e-9a55-0d6f1b2c3d4e';
@@ -60,8 +60,13 @@ describe('interpret: one change log entry', () => {
     expect(!isSkip(c) && c.changedAttributes).toEqual(['sn']);
   });
 
+  it('compares DNs without case, a dn: prefix or spaces around commas', () => {
+    expect(normDn('dn:idautoID=X, ou=Accounts ,dc=meta')).toBe('idautoid=x,ou=accounts,dc=meta');
+    expect(normDn('idautoID=X,ou=Accounts,dc=meta')).toBe('idautoid=x,ou=accounts,dc=meta');
+  });
+
   it('reads the cookie as a time and the reqMod attribute names', () => {
     expect(cookieTime('20261126120000.123456Z')).toBe(Date.UTC(2026, 10, 26, 12, 0, 0, 123));
-    expect(modifiedAttributes(['mail:+ a', 'mail:- b', 'sn:=', 'cn:-'])).toEqual(['mail', 'sn', 'cn']);
+    expect(modifiedAttributes(['mail:+ a', 'mail:- b', 'sn:=', 'cn:-', Buffer.from('givenName:: w4VzZQ==')])).toEqual(['mail', 'sn', 'cn', 'givenName']);
   });
 });
