@@ -3,6 +3,7 @@ import type { Entry } from 'ldapts';
 import type { Config } from '../config.js';
 import { Directory } from '../directory/client.js';
 import { ensureTopics } from '../lib/kafka.js';
+import { eq } from '../lib/ldap/filter.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { sleep } from '../stack/process.js';
@@ -177,7 +178,7 @@ export class ChangelogProducer {
 
   /** A cookie written before cookies were CSNs names an entry by its reqStart: go on from that entry's CSN. */
   private async fromReqStart(reader: AccesslogReader, reqStart: string): Promise<string | undefined> {
-    const { searchEntries } = await reader.client.search(reader.base, { scope: 'one', filter: `(reqStart=${reqStart})`, attributes: ['entryCSN'] });
+    const { searchEntries } = await reader.client.search(reader.base, { scope: 'one', filter: eq('reqStart', reqStart), attributes: ['entryCSN'] });
     return searchEntries[0] ? entryCsn(searchEntries[0]) : undefined;
   }
 

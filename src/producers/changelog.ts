@@ -1,5 +1,6 @@
 import type { Client, Entry } from 'ldapts';
 import { A, STATUS_ATTRIBUTES } from '../directory/attributes.js';
+import { and, eq, ge, type Filter } from '../lib/ldap/filter.js';
 import type { ChangeType } from '../schemas/generated.js';
 
 /** One successful write from the directory's change log, as tilgang understands it. */
@@ -189,8 +190,8 @@ export function cookieAfter(cookie: string | undefined, entries: Entry[]): strin
 export class AccesslogReader {
   constructor(readonly client: Client, readonly base: string) {}
 
-  private filter(after?: string) {
-    return `(&(objectClass=auditWriteObject)(reqResult=0)${after ? `(entryCSN>=${after})` : ''})`;
+  private filter(after?: string): Filter {
+    return and(eq('objectClass', 'auditWriteObject'), eq('reqResult', '0'), ...(after ? [ge('entryCSN', after)] : []));
   }
 
   /** Pages of entries written strictly after the cookie (a CSN), in the order they were written; one search streams through them all. */
@@ -207,7 +208,7 @@ export class AccesslogReader {
   /** The CSN of the oldest entry still in the log (the log is purged by age), or undefined when it is empty. */
   async oldest(): Promise<string | undefined> {
     for await (const page of this.client.searchPaginated(this.base, {
-      scope: 'one', filter: '(objectClass=auditWriteObject)', attributes: ['entryCSN'], paged: { pageSize: 1 },
+      scope: 'one', filter: eq('objectClass', 'auditWriteObject'), attributes: ['entryCSN'], paged: { pageSize: 1 },
     })) {
       return page.searchEntries[0] ? entryCsn(page.searchEntries[0]) : undefined;
     }
@@ -215,7 +216,7 @@ export class AccesslogReader {
   }
 
   async exists(csn: string): Promise<boolean> {
-    const { searchEntries } = await this.client.search(this.base, { scope: 'one', filter: `(entryCSN=${csn})`, attributes: ['entryCSN'] });
+    const { searchEntries } = await this.client.search(this.base, { scope: 'one', filter: eq('entryCSN', csn), attributes: ['entryCSN'] });
     return searchEntries.length > 0;
   }
 

@@ -3,7 +3,8 @@ import type { Kafka } from 'kafkajs';
 import cliProgress from 'cli-progress';
 import type { Config } from '../config.js';
 import { A } from '../directory/attributes.js';
-import { Directory, escapeFilter, type PersonRecord } from '../directory/client.js';
+import { Directory, type PersonRecord } from '../directory/client.js';
+import { and, anyOf, eq } from '../lib/ldap/filter.js';
 import { ensureTopics } from '../lib/kafka.js';
 import { newRunId, PersonEventPublisher, runEvent, type RunInfo } from './publisher.js';
 
@@ -55,7 +56,7 @@ async function selectPeople(dir: Directory, o: SyncOptions): Promise<{ ids: stri
     for (let i = 0; i < wanted.length; i += 100) {
       const part = wanted.slice(i, i + 100);
       const { searchEntries } = await dir.client.search(dir.peopleDn, {
-        scope: 'sub', filter: `(&(objectClass=idautoPerson)(|${part.map((id) => `(${A.id}=${escapeFilter(id)})`).join('')}))`, attributes: [A.id],
+        scope: 'sub', filter: and(eq('objectClass', 'idautoPerson'), anyOf(A.id, part)), attributes: [A.id],
       });
       for (const e of searchEntries) known.add(String(e[A.id]).toLowerCase());
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Attribute, Change, Client, type Entry } from 'ldapts';
 import { readSecret, type Config } from '../../src/config.js';
+import { and, eq, ge } from '../../src/lib/ldap/filter.js';
 import { AccesslogReader, normDn } from '../../src/producers/changelog.js';
 
 /**
@@ -102,7 +103,7 @@ export async function loggedChanges(cfg: Config, fromCsn: string | undefined, ba
   const under = (x: string | null) => x !== null && normDn(x).endsWith(`,${normDn(base)}`);
   const out: LoggedChange[] = [];
   try {
-    const filter = `(&(objectClass=auditWriteObject)(reqResult=0)${fromCsn ? `(entryCSN>=${fromCsn})` : ''})`;
+    const filter = and(eq('objectClass', 'auditWriteObject'), eq('reqResult', '0'), ...(fromCsn ? [ge('entryCSN', fromCsn)] : []));
     for await (const page of c.searchPaginated(cfg.directory.accesslogDn, { scope: 'one', filter, attributes: ['reqStart', 'entryCSN', 'reqType', 'reqDN', 'reqNewRDN', 'reqNewSuperior'], paged: { pageSize: 1000 } })) {
       for (const e of page.searchEntries) {
         const s = (k: string) => (e[k] === undefined ? undefined : String(Array.isArray(e[k]) ? (e[k] as unknown[])[0] : e[k]));
