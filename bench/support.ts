@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { Client } from 'ldapts';
+import { AlreadyExistsError, Client } from 'ldapts';
 import { loadConfig, readSecret, type Config } from '../src/config.js';
 import { ensureTopics, makeKafka } from '../src/lib/kafka.js';
 import { up } from '../src/stack/index.js';
@@ -10,7 +10,9 @@ export async function benchEnv(name: string) {
   await up();
   const id = `${name}-${randomUUID().slice(0, 8)}`;
   const cfg: Config = structuredClone(loadConfig());
-  cfg.directory.peopleDn = `ou=bench-${id},${cfg.directory.peopleDn}`;
+  // Beside the people base a running demo watches, never below it: the demo would act on the bench's people.
+  const tests = `ou=Tests,${cfg.directory.suffix}`;
+  cfg.directory.peopleDn = `ou=bench-${id},${tests}`;
   cfg.kafka.topics = { personChanged: `bench.${id}.person.changed`, provisioningResult: `bench.${id}.provisioning.result`, courseChanged: `bench.${id}.course.changed`, producerState: `bench.${id}.producer.state` };
   cfg.runtime.stateSchema = `bench_rt_${id.replace(/[^a-z0-9]/g, '_')}`;
   cfg.runtime.metricsPort = 0;
@@ -21,6 +23,9 @@ export async function benchEnv(name: string) {
   await ensureTopics(admin, [{ topic: cfg.kafka.topics.personChanged, partitions: cfg.kafka.partitions }, { topic: cfg.kafka.topics.provisioningResult, partitions: cfg.kafka.partitions }]);
   const ldap = new Client({ url: cfg.directory.url, timeout: 120_000 });
   await ldap.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));
+  await ldap.add(tests, { objectClass: 'organizationalUnit', ou: 'Tests' }).catch((e: Error) => {
+    if (!(e instanceof AlreadyExistsError)) throw e;
+  });
   await ldap.add(cfg.directory.peopleDn, { objectClass: 'organizationalUnit', ou: `bench-${id}` });
   /** Runs fn(client, i) for i in 0..n-1 over several admin connections (people are independent). */
   const overConnections = async (n: number, fn: (c: Client, i: number) => Promise<unknown>, connections = 6) => {

@@ -16,6 +16,8 @@ export const LDAP_PORT = 3389;
 export const LDAP_URL = `ldap://127.0.0.1:${LDAP_PORT}`;
 export const SUFFIX = 'dc=meta';
 export const PEOPLE_DN = 'ou=Accounts,dc=meta';
+/** Beside the people base: where tests and benchmarks keep their people, unseen by a demo watching PEOPLE_DN. */
+export const TESTS_DN = 'ou=Tests,dc=meta';
 export const ADMIN_DN = 'cn=admin,dc=meta';
 export const TILGANG_DN = 'cn=tilgang,ou=Services,dc=meta';
 
@@ -84,6 +86,7 @@ export function renderConfig(adminPassword: string, paths: Partial<Record<'SYSTE
     DATA_DIR: dataDir(),
     SUFFIX,
     PEOPLE_DN,
+    TESTS_DN,
     ADMIN_DN,
     TILGANG_DN,
     ADMIN_PW_HASH: ssha(adminPassword),
@@ -127,6 +130,7 @@ function baseEntries(tilgangPassword: string): { dn: string; attrs: Record<strin
   return [
     { dn: SUFFIX, attrs: { objectClass: ['top', 'dcObject', 'organization'], dc: 'meta', o: 'meta' } },
     { dn: PEOPLE_DN, attrs: { objectClass: ['top', 'organizationalUnit'], ou: 'Accounts' } },
+    { dn: TESTS_DN, attrs: { objectClass: ['top', 'organizationalUnit'], ou: 'Tests' } },
     { dn: 'ou=Services,dc=meta', attrs: { objectClass: ['top', 'organizationalUnit'], ou: 'Services' } },
     { dn: 'ou=Groups,dc=meta', attrs: { objectClass: ['top', 'organizationalUnit'], ou: 'Groups' } },
     {

@@ -27,14 +27,22 @@ export async function privateDirectory(base: Config, purge: { ageSeconds: number
   mkdirSync(paths.ACCESSLOG_DIR);
   const adminPw = randomBytes(12).toString('hex');
   const tilgangPw = randomBytes(12).toString('hex');
-  const span = (s: number) => `00+00:00:${String(s).padStart(2, '0')}`;
+  const two = (n: number) => String(n).padStart(2, '0');
+  // slapd's time span: [ddd+]hh:mm[:ss].
+  const span = (s: number) => `${Math.floor(s / 86_400)}+${two(Math.floor(s / 3600) % 24)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
   const conf = renderConfig(adminPw, paths).replace(/^logpurge.*$/m, `logpurge\t${span(purge.ageSeconds)} ${span(purge.everySeconds)}`);
   writeFileSync(join(root, 'slapd.conf'), conf, { mode: 0o600 });
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
-  const slapd: ChildProcess = spawn('/usr/sbin/slapd', ['-f', join(root, 'slapd.conf'), '-h', `${url}/`, '-d', '32768'], { stdio: 'ignore' });
+  const slapd: ChildProcess = spawn('/usr/sbin/slapd', ['-f', join(root, 'slapd.conf'), '-h', `${url}/`, '-d', '32768'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let output = '';
+  slapd.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
   const admin = new Client({ url, timeout: 10_000 });
-  await eventually(async () => { await admin.bind(ADMIN_DN, adminPw); return true; }, 30_000, 'the private slapd to answer');
+  await eventually(async () => {
+    if (slapd.exitCode !== null) throw new Error(`slapd exited with ${slapd.exitCode}: ${output.trim().slice(-500)}`);
+    await admin.bind(ADMIN_DN, adminPw);
+    return true;
+  }, 60_000, 'the private slapd to answer');
   await admin.add(SUFFIX, { objectClass: ['top', 'dcObject', 'organization'], dc: 'meta', o: 'meta' });
   await admin.add(PEOPLE_DN, { objectClass: ['top', 'organizationalUnit'], ou: 'Accounts' });
   await admin.add('ou=Services,dc=meta', { objectClass: ['top', 'organizationalUnit'], ou: 'Services' });

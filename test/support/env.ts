@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Attribute, Change, Client } from 'ldapts';
+import { AlreadyExistsError, Attribute, Change, Client, InsufficientAccessError } from 'ldapts';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { loadConfig, readSecret, type Config } from '../../src/config.js';
 import { ensureTopics, makeKafka } from '../../src/lib/kafka.js';
@@ -8,8 +8,8 @@ import type { PersonChanged, ProvisioningResult } from '../../src/schemas/genera
 
 /**
  * A test's own corner of the shared stack: its own topics, its own directory subtree
- * (ou=test-<id>,ou=Accounts,dc=meta), its own MV schema name, so tests run beside each other and
- * beside a running demo.
+ * (ou=test-<id>,ou=Tests,dc=meta, see testsParent), its own MV schema name, so tests run beside
+ * each other and beside a running demo.
  */
 export interface TestEnv {
   id: string;
@@ -36,10 +36,45 @@ export interface TestPerson {
   extra: Record<string, string[]>;
 }
 
+let testsBase: Promise<string> | undefined;
+
+/**
+ * Where tests keep their people: ou=Tests beside the people base, which a running demo does not
+ * watch, so its producer and writeback never act on them. A directory started from an older
+ * configuration lets tilgang write status only under the people base: there (a write is tried on
+ * a probe person) the tests' people go below the people base, as they used to.
+ */
+function testsParent(cfg: Config, admin: Client): Promise<string> {
+  testsBase ??= (async () => {
+    const tests = `ou=Tests,${cfg.directory.suffix}`;
+    await admin.add(tests, { objectClass: ['top', 'organizationalUnit'], ou: 'Tests' }).catch((e: Error) => {
+      if (!(e instanceof AlreadyExistsError)) throw e;
+    });
+    const probeId = `probe-${randomUUID()}`;
+    const probe = `idautoID=${probeId},${tests}`;
+    await admin.add(probe, { objectClass: ['idautoPerson', 'tilgangStatusHolder'], idautoID: probeId, cn: 'Probe', sn: 'Probe' });
+    const tilgang = new Client({ url: cfg.directory.url });
+    try {
+      await tilgang.bind(cfg.directory.bindDn, readSecret(cfg.directory.password, 'directory.password'));
+      await tilgang.modify(probe, new Change({ operation: 'replace', modification: new Attribute({ type: 'tilgangTargetStatus', values: ['probe'] }) }));
+      return tests;
+    } catch (e) {
+      if (!(e instanceof InsufficientAccessError)) throw e;
+      return cfg.directory.peopleDn;
+    } finally {
+      await tilgang.unbind().catch(() => {});
+      await admin.del(probe).catch(() => {});
+    }
+  })();
+  return testsBase;
+}
+
 export async function testEnv(name: string, overrides: (cfg: Config) => void = () => {}): Promise<TestEnv> {
   const id = `${name}-${randomUUID().slice(0, 8)}`;
   const base = loadConfig('tilgang.example.yaml');
-  const peopleDn = `ou=test-${id},${base.directory.peopleDn}`;
+  const admin = new Client({ url: base.directory.url });
+  await admin.bind(base.directory.adminDn!, readSecret(base.directory.adminPassword!, 'admin'));
+  const peopleDn = `ou=test-${id},${await testsParent(base, admin)}`;
   const cfg: Config = structuredClone(base);
   cfg.directory.peopleDn = peopleDn;
   cfg.kafka.partitions = 3;
@@ -54,8 +89,6 @@ export async function testEnv(name: string, overrides: (cfg: Config) => void = (
   cfg.runtime.instanceId = id;
   cfg.runtime.sessionTimeoutMs = 8000;
   overrides(cfg);
-  const admin = new Client({ url: cfg.directory.url });
-  await admin.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));
   await admin.add(peopleDn, { objectClass: ['organizationalUnit'], ou: `test-${id}` });
   const dn = (pid: string) => `idautoID=${pid},${peopleDn}`;
   const kafka = makeKafka(cfg, `test-${id}`);
