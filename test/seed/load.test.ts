@@ -9,7 +9,9 @@ import { generateUniversity, runSeed, seedDirectoryTarget, type SeedSummary } fr
 
 const suffix = randomBytes(4).toString('hex');
 const base = loadConfig();
-const peopleDn = `ou=test-${suffix},${base.directory.peopleDn}`;
+// Beside the people base, not below it: a running demo would act on the seeded people.
+const testsDn = `ou=Tests,${base.directory.suffix}`;
+const peopleDn = `ou=test-${suffix},${testsDn}`;
 const cfg: Config = {
   ...base,
   mv: { ...base.mv, schema: `mv_test_${suffix}` },
@@ -90,6 +92,7 @@ describe('seed into the directory', () => {
     const t = seedDirectoryTarget(cfg);
     admin = new Client({ url: t.url, timeout: 30_000 });
     await admin.bind(t.bindDn, t.password);
+    await admin.add(testsDn, { objectClass: ['top', 'organizationalUnit'], ou: 'Tests' }).catch(() => undefined);
     await admin.add(peopleDn, { objectClass: ['top', 'organizationalUnit'], ou: `test-${suffix}` });
     // Another suite's subtree (kept) and something that does not belong (removed, children first).
     await admin.add(keepDn, { objectClass: ['top', 'organizationalUnit'], ou: 'test-keep' });
