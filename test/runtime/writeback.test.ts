@@ -53,11 +53,12 @@ describe('writeback: dead letters, backoff and readiness', () => {
     const s = await status(p);
     return s.some((v) => /^pgtest\|[^|]+\|provisioned\|$/.test(v)) && s;
   }, 30_000, `status written for ${p.id}`);
-  const ownWriteback = async (name: string, opts: { url?: string; backoff?: { baseMs: number; capMs: number } } = {}) => {
+  const ownWriteback = async (name: string, opts: { url?: string; registryUrl?: string; backoff?: { baseMs: number; capMs: number } } = {}) => {
     const topic = `test.${env.id}.${name}.results`;
     const dlq = `test.${env.id}.${name}.dlq`;
     const cfg = structuredClone(env.cfg);
     if (opts.url) cfg.directory.url = opts.url;
+    if (opts.registryUrl) cfg.registry.url = opts.registryUrl;
     const wb = new Writeback(cfg, env.kafka, { groupId: `test.${env.id}.${name}`, topic, dlq, backoff: opts.backoff });
     await wb.start();
     stops.push(() => wb.stop());
@@ -135,6 +136,29 @@ describe('writeback: dead letters, backoff and readiness', () => {
     await eventually(async () => wb.isReady(), 20_000, 'ready again');
     expect(await readyz()).toEqual({ status: 200, body: 'ready\n' });
     expect(await failingSinceGauge()).toBe(0);
+    expect(wb.counts.deadLettered).toBe(0);
+    expect((await readDeadLetters(env.kafka, WRITEBACK, dlq)).letters).toEqual([]);
+  });
+
+  it('waits while the schema registry is cut instead of dead-lettering good results, then writes them', async () => {
+    const registry = new URL(env.cfg.registry.url);
+    const proxy = new CuttableProxy(Number(registry.port));
+    const port = await proxy.open();
+    stops.push(() => proxy.cut());
+    const via = new URL(env.cfg.registry.url);
+    via.port = String(port);
+    const { wb, topic, dlq } = await ownWriteback('registry', { registryUrl: via.toString().replace(/\/$/, ''), backoff: { baseMs: 100, capMs: 400 } });
+    const p = await env.addPerson({ affiliation: 'alum' });
+    // Encoded through the registry directly; the writeback has never seen this schema id, so it must ask.
+    const value = await env.codec.encode('ProvisioningResult', topic, result(p.id));
+    await proxy.cut();
+    await send(topic, 0, [{ key: p.id, value }]);
+    await eventually(async () => !wb.isReady() && wb.counts.failures >= 3, 20_000, 'writeback waiting for the registry');
+    expect(wb.readiness()).toMatch(/^failing since .*: schema registry unreachable: /);
+    expect(wb.counts.deadLettered).toBe(0);
+    await proxy.open(port);
+    await provisionedStatus(p);
+    await eventually(async () => wb.isReady(), 20_000, 'ready again');
     expect(wb.counts.deadLettered).toBe(0);
     expect((await readDeadLetters(env.kafka, WRITEBACK, dlq)).letters).toEqual([]);
   });
