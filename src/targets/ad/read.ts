@@ -4,7 +4,7 @@
  * the cns and addresses others hold, which OUs exist, reports waiting for this manager.
  */
 import { Client as LdapClient, NoSuchObjectError, SubstringFilter, type Entry } from 'ldapts';
-import { dnEquals, normalizeDn, parentDn, parseDn } from '../../lib/ldap/dn.js';
+import { dnEquals, normalizeDn, parentDn } from '../../lib/ldap/dn.js';
 import { and, anyOf, eq, not, or, present } from '../../lib/ldap/filter.js';
 import { first, readSecret, TerminalError, type GlobalConfig, type PersonContext } from '../../spi/index.js';
 import { adError, strings, type AdConnection } from './client.js';
@@ -154,12 +154,3 @@ export async function readActual(person: PersonContext, d: Desired | null, s: Ad
   }
 }
 
-/** Whether `dn` is well-formed (a config or directory value), for clear errors. */
-export function validDn(dn: string): boolean {
-  try {
-    parseDn(dn);
-    return true;
-  } catch {
-    return false;
-  }
-}
