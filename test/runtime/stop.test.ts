@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import { TargetGroup } from '../../src/consumers/target-group.js';
 import { ensureTopicsOn } from '../../src/lib/kafka.js';
-import { Collector, decodeResults, eventually, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
+import { Collector, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
 
 describe('SIGTERM while a worker waits to retry', () => {
@@ -52,7 +52,10 @@ describe('SIGTERM while a worker waits to retry', () => {
       expect(lines, lines.join(' / ')).toContain('stopped unfinished=5');
       expect(lines).toContain('committed 0');
       // What finished before the failing person is committed; nothing after it, nothing dead-lettered.
-      const first = (await decodeResults(env, results.messages)).filter((r) => r.runId === runId);
+      const mine = async () => (await decodeResults(env, results.messages)).filter((r) => r.runId === runId);
+      await eventually(async () => (await mine()).length >= 5, 30_000, 'the results committed before the stop');
+      await sleep(1000); // and no more than those
+      const first = await mine();
       expect(first.map((r) => r.personId).sort()).toEqual(people.slice(0, 5).map((p) => p.id).sort());
       expect(first.every((r) => r.outcome === 'APPLIED')).toBe(true);
 
