@@ -1,0 +1,270 @@
+/**
+ * The simulated OnGuard database: instances of each class, the checks OpenAccess makes on create
+ * and modify (unknown property, required, references, unique badge id and assignment), and
+ * nothing it does not make (a second cardholder with the same SSNO is accepted).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { filterProps, matches, parseFilter, FilterError } from './filter.js';
+import { classes, type ClassSpec, type Instance, type PropSpec } from './types.js';
+
+/** An OpenAccess error: the status and the body's code and message. */
+export class OaError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+const invalidItem = (prop: string) =>
+  new OaError(400, 'openaccess.general.invalidrequestitem', `The property ${prop} did not exist or contained an invalid value.`);
+
+export interface StoreData {
+  next: Record<string, number>;
+  rows: Record<string, Instance[]>;
+}
+
+export interface Page {
+  total_items: number;
+  total_pages: number;
+  page_number: number;
+  page_size: number;
+  count: number;
+  item_list: Instance[];
+}
+
+export class Store {
+  readonly specs = new Map<string, ClassSpec>();
+  private data: StoreData = { next: {}, rows: {} };
+  /** Cardholder creates by SSNO: more than one for a key is a duplicate person at the doors. */
+  readonly createsBySsno = new Map<string, number>();
+  /** Writes accepted, by "<method> <class>". */
+  readonly writes = new Map<string, number>();
+
+  constructor(udfs: readonly string[], private readonly file?: string) {
+    for (const c of classes(udfs)) this.specs.set(c.name.toLowerCase(), c);
+    if (file && existsSync(file)) this.data = JSON.parse(readFileSync(file, 'utf8')) as StoreData;
+  }
+
+  spec(typeName: string | undefined): ClassSpec {
+    const s = typeName ? this.specs.get(typeName.toLowerCase()) : undefined;
+    if (!s) throw new OaError(400, 'openaccess.general.invalidtypename', `The type ${typeName ?? '(none)'} does not exist.`);
+    return s;
+  }
+
+  private rows(c: ClassSpec): Instance[] {
+    return (this.data.rows[c.name] ??= []);
+  }
+
+  private prop(c: ClassSpec, name: string): PropSpec | undefined {
+    const n = name.toLowerCase();
+    return c.props.find((x) => x.name.toLowerCase() === n);
+  }
+
+  /** The client's map with canonical names and typed values; unknown or ill-typed properties refused. */
+  private canonical(c: ClassSpec, map: Record<string, unknown>): Instance {
+    const out: Instance = {};
+    for (const [k, raw] of Object.entries(map ?? {})) {
+      const ps = this.prop(c, k);
+      if (!ps) throw invalidItem(k);
+      if (raw === null || raw === '') {
+        out[ps.name] = ps.type === 'string' ? (raw as string | null) ?? null : null;
+        continue;
+      }
+      switch (ps.type) {
+        case 'int': {
+          const n = Number(raw);
+          if (!Number.isInteger(n)) throw invalidItem(ps.name);
+          out[ps.name] = n;
+          break;
+        }
+        case 'bool': out[ps.name] = raw === true || raw === 'true' || raw === 1; break;
+        case 'datetime': {
+          // OpenAccess wants an explicit numeric offset (+00:00, not Z).
+          if (typeof raw !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$/.test(raw) || Number.isNaN(Date.parse(raw))) throw invalidItem(ps.name);
+          out[ps.name] = raw;
+          break;
+        }
+        default: {
+          const s = String(raw);
+          if (ps.maxLength !== undefined && s.length > ps.maxLength) throw invalidItem(ps.name);
+          out[ps.name] = s;
+        }
+      }
+    }
+    return out;
+  }
+
+  private checkRefs(c: ClassSpec, row: Instance): void {
+    for (const ps of c.props) {
+      if (!ps.ref || row[ps.name] === null || row[ps.name] === undefined) continue;
+      const target = this.spec(ps.ref);
+      const key = target.props.find((x) => x.key)!.name;
+      if (!this.rows(target).some((r) => r[key] === row[ps.name])) throw invalidItem(ps.name);
+    }
+  }
+
+  private checkUnique(c: ClassSpec, row: Instance, self?: Instance): void {
+    for (const set of c.unique ?? []) {
+      if (set.some((k) => row[k] === null || row[k] === undefined)) continue;
+      const same = (r: Instance) => set.every((k) => String(r[k]).toLowerCase() === String(row[k]).toLowerCase());
+      if (this.rows(c).some((r) => r !== self && same(r))) {
+        throw new OaError(400, 'openaccess.general.invalidrequestitem', `An instance of ${c.name} with this ${set.join(' and ')} already exists.`);
+      }
+    }
+  }
+
+  private keyOf(c: ClassSpec): PropSpec[] {
+    return c.props.filter((x) => x.key);
+  }
+
+  private keyMap(c: ClassSpec, row: Instance): Instance {
+    return Object.fromEntries(this.keyOf(c).map((k) => [k.name, row[k.name] ?? null]));
+  }
+
+  private find(c: ClassSpec, keys: Instance): Instance {
+    for (const k of this.keyOf(c)) if (keys[k.name] === undefined || keys[k.name] === null) throw invalidItem(k.name);
+    const hit = this.rows(c).find((r) => this.keyOf(c).every((k) => r[k.name] === keys[k.name]));
+    if (!hit) throw new OaError(400, 'openaccess.general.invalidrequestitem', `No instance of ${c.name} with these key values exists.`);
+    return hit;
+  }
+
+  private count(what: string): void {
+    this.writes.set(what, (this.writes.get(what) ?? 0) + 1);
+  }
+
+  /** Create: the instance's key properties only, as OpenAccess answers. `admin` may write read-only classes (seeding). */
+  create(typeName: string, map: Record<string, unknown>, admin = false): Instance {
+    const c = this.spec(typeName);
+    if (c.readOnly && !admin) throw new OaError(400, 'openaccess.general.invalidoperation', `Instances of ${c.name} cannot be created through OpenAccess.`);
+    const given = this.canonical(c, map);
+    for (const ps of c.props) if (ps.server && given[ps.name] !== undefined && !(admin && ps.key)) throw invalidItem(ps.name);
+    const row: Instance = {};
+    for (const ps of c.props) row[ps.name] = given[ps.name] ?? ps.default ?? null;
+    for (const ps of c.props) if (ps.required && (row[ps.name] === null || row[ps.name] === '')) throw invalidItem(ps.name);
+    this.checkRefs(c, row);
+    for (const k of this.keyOf(c)) {
+      if (k.server && row[k.name] === null) row[k.name] = this.data.next[c.name] = (this.data.next[c.name] ?? 0) + 1;
+      else if (k.server) this.data.next[c.name] = Math.max(this.data.next[c.name] ?? 0, Number(row[k.name]));
+    }
+    // A badge without a number gets one (a badge type set to generate ids; the reference leaves it open).
+    if (c.name === 'Lnl_Badge' && row.ID === null) row.ID = 100000 + Number(row.BADGEKEY);
+    this.checkUnique(c, row);
+    if (c.props.some((x) => x.name === 'LASTCHANGED')) row.LASTCHANGED = oaNow();
+    this.rows(c).push(row);
+    if (c.name === 'Lnl_Cardholder' && row.SSNO) this.createsBySsno.set(String(row.SSNO), (this.createsBySsno.get(String(row.SSNO)) ?? 0) + 1);
+    this.count(`POST ${c.name}`);
+    this.save();
+    return this.keyMap(c, row);
+  }
+
+  /** Modify: the key plus the properties to change. */
+  modify(typeName: string, map: Record<string, unknown>): Instance {
+    const c = this.spec(typeName);
+    if (c.readOnly) throw new OaError(400, 'openaccess.general.invalidoperation', `Instances of ${c.name} cannot be modified through OpenAccess.`);
+    const given = this.canonical(c, map);
+    const row = this.find(c, given);
+    const next = { ...row };
+    for (const [k, v] of Object.entries(given)) {
+      const ps = this.prop(c, k)!;
+      if (ps.key) continue;
+      if (ps.server) throw invalidItem(ps.name);
+      next[k] = v;
+    }
+    for (const ps of c.props) if (ps.required && (next[ps.name] === null || next[ps.name] === '')) throw invalidItem(ps.name);
+    this.checkRefs(c, next);
+    this.checkUnique(c, next, row);
+    if (c.props.some((x) => x.name === 'LASTCHANGED')) next.LASTCHANGED = oaNow();
+    Object.assign(row, next);
+    this.count(`PUT ${c.name}`);
+    this.save();
+    return this.keyMap(c, row);
+  }
+
+  delete(typeName: string, map: Record<string, unknown>): void {
+    const c = this.spec(typeName);
+    if (c.readOnly) throw new OaError(400, 'openaccess.general.invalidoperation', `Instances of ${c.name} cannot be deleted through OpenAccess.`);
+    const row = this.find(c, this.canonical(c, map));
+    // A cardholder with badges is refused (the reference leaves it open; OnGuard's UI asks first).
+    if (c.name === 'Lnl_Cardholder' && this.rows(this.spec('Lnl_Badge')).some((b) => b.PERSONID === row.ID)) {
+      throw new OaError(400, 'openaccess.general.invalidoperation', 'The cardholder has badges.');
+    }
+    if (c.name === 'Lnl_Badge') {
+      const a = this.spec('Lnl_AccessLevelAssignment');
+      this.data.rows[a.name] = this.rows(a).filter((r) => r.BadgeKey !== row.BADGEKEY);
+    }
+    this.data.rows[c.name] = this.rows(c).filter((r) => r !== row);
+    this.count(`DELETE ${c.name}`);
+    this.save();
+  }
+
+  /** Instances matching `filter` (OpenAccess's SQL subset), ordered, paged (1-based, 1..100 per page). */
+  list(typeName: string, opts: { filter?: string; pageNumber?: number; pageSize?: number; orderBy?: string }): Page & { type_name: string } {
+    const c = this.spec(typeName);
+    const size = opts.pageSize ?? 20;
+    const number = opts.pageNumber ?? 1;
+    if (!Number.isInteger(size) || size < 1 || size > 100) throw invalidItem('page_size');
+    if (!Number.isInteger(number) || number < 1) throw invalidItem('page_number');
+    let rows = this.select(c, opts.filter);
+    if (opts.orderBy) {
+      const [name, dir] = opts.orderBy.trim().split(/\s+/);
+      const ps = this.prop(c, name ?? '');
+      if (!ps) throw invalidItem(name ?? 'order_by');
+      const sign = dir?.toLowerCase() === 'desc' ? -1 : 1;
+      rows = [...rows].sort((a, b) => sign * (String(a[ps.name] ?? '').localeCompare(String(b[ps.name] ?? ''), undefined, { numeric: true })));
+    }
+    const items = rows.slice((number - 1) * size, number * size);
+    return {
+      type_name: c.name, page_number: number, page_size: size, total_items: rows.length, total_pages: Math.ceil(rows.length / size),
+      count: items.length, item_list: items.map((r) => ({ ...r })),
+    };
+  }
+
+  countOf(typeName: string, filter?: string): number {
+    return this.select(this.spec(typeName), filter).length;
+  }
+
+  private select(c: ClassSpec, filter?: string): Instance[] {
+    if (!filter?.trim()) return this.rows(c);
+    let f;
+    try {
+      f = parseFilter(filter);
+    } catch (e) {
+      if (e instanceof FilterError) throw new OaError(400, 'openaccess.general.invalidfilter', `The filter is not valid: ${e.message}.`);
+      throw e;
+    }
+    for (const name of filterProps(f)) if (!this.prop(c, name)) throw invalidItem(name);
+    return this.rows(c).filter((r) => matches(f, (name) => r[this.prop(c, name)!.name] ?? null));
+  }
+
+  /** Everything, for tests and the kit's look at the system. */
+  all(typeName: string): Instance[] {
+    return this.rows(this.spec(typeName)).map((r) => ({ ...r }));
+  }
+
+  private pending: NodeJS.Immediate | undefined;
+
+  /** State survives a restart: written after each write, coalesced within a turn of the event loop. */
+  private save(): void {
+    if (!this.file || this.pending) return;
+    this.pending = setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    if (this.pending) clearImmediate(this.pending);
+    this.pending = undefined;
+    if (!this.file) return;
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.data));
+    renameSync(tmp, this.file);
+  }
+
+  isEmpty(): boolean {
+    return Object.values(this.data.rows).every((r) => r.length === 0);
+  }
+}
+
+/** Now, as OpenAccess writes dates: an explicit offset, never Z. */
+export function oaNow(d = new Date()): string {
+  return d.toISOString().replace(/\.\d+Z$/, '+00:00');
+}
