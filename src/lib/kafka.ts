@@ -16,7 +16,9 @@ const SETTLING = [
   /Failed to find group coordinator/i,
   /LEADER_NOT_AVAILABLE|no leader for this topic-partition|leadership election/i,
   /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic-partition/i,
-  /TOPIC_ALREADY_EXISTS|Topic with this name already exists/i,
+  /TOPIC_ALREADY_EXISTS|Topic with this name already exists|Topic creation errors/i,
+  // A reply to a request the client gave up on when the connection was replaced.
+  /Response without match/i,
   /The group is rebalancing, re-joining/i,
 ];
 /** How long a settling state may last before it is worth a warning. */
@@ -63,7 +65,8 @@ export function makeKafka(cfg: Config, clientId = cfg.kafka.clientId): Kafka {
       // Transactions, not unlimited retries, give us exactly-once: an aborted send is re-planned.
       if (/Limiting retries for the idempotent producer|switched default partitioner/.test(message)) return;
       let l: 'error' | 'warn' | 'debug' = level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
-      const state = l === 'debug' ? undefined : settling.classify(text);
+      // A crash is never an expected state, whatever caused it: the consumer it names has stopped.
+      const state = l === 'debug' || /^Crash:/.test(message) ? undefined : settling.classify(text);
       if (state === 'expected') l = 'debug';
       if (state === 'lasting') l = 'warn';
       log[l]({ kafka: namespace, ...rest }, message);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka, KafkaMessage } from 'kafkajs';
+import { ResilientConsumer, type Kafka, type KafkaMessage } from './kafka.js';
 
 /**
  * Reads a topic from its start to the end it has now (committed messages only), then returns.
@@ -19,10 +19,12 @@ export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: Kafk
   }
   if (!ends.size) return;
   const groupId = `tilgang.reader.${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100, maxBytes: 50 * 1024 * 1024 });
+  // A plain kafkajs consumer that crashes for good while the broker restarts ("Failed to find
+  // group coordinator") would leave this waiting until the timeout: a replacement takes over, and
+  // what it reads again is not handed on twice.
+  const seen = new Set<string>();
+  let consumer: ResilientConsumer | undefined;
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`reading ${topic} to its end timed out`)), timeoutMs);
       const reached = (partition: number, offset: number) => {
@@ -30,20 +32,27 @@ export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: Kafk
         if (end !== undefined && offset >= end - 1) ends.delete(partition);
         if (!ends.size) { clearTimeout(timer); resolve(); }
       };
-      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => reached(e.payload.partition, Number(e.payload.lastOffset)));
-      consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: true,
-        eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) {
-            const end = ends.get(batch.partition);
-            if (end === undefined || Number(m.offset) < end) onMessage(m, batch.partition);
-          }
-        },
-      }).catch(reject);
+      consumer = new ResilientConsumer(kafka, { groupId, readUncommitted: false, maxWaitTimeInMs: 100, maxBytes: 50 * 1024 * 1024 }, async (c) => {
+        c.on(c.events.END_BATCH_PROCESS, (e) => reached(e.payload.partition, Number(e.payload.lastOffset)));
+        await c.subscribe({ topic, fromBeginning: true });
+        await c.run({
+          autoCommit: false,
+          eachBatchAutoResolve: true,
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) {
+              const at = `${batch.partition}:${m.offset}`;
+              if (seen.has(at)) continue;
+              seen.add(at);
+              const end = ends.get(batch.partition);
+              if (end === undefined || Number(m.offset) < end) onMessage(m, batch.partition);
+            }
+          },
+        });
+      }, `reader ${topic}`);
+      consumer.start().catch((e) => { clearTimeout(timer); reject(e); });
     });
   } finally {
-    await consumer.disconnect().catch(() => {});
+    await consumer?.stop();
     const a = kafka.admin();
     await a.connect().then(() => a.deleteGroups([groupId])).catch(() => {}).finally(() => a.disconnect().catch(() => {}));
   }

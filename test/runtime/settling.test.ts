@@ -9,6 +9,7 @@ describe('kafkajs start-up states in the log', () => {
     'There is no leader for this topic-partition as we are in the middle of a leadership election',
     'This server does not host this topic-partition',
     'Topic with this name already exists',
+    'Topic creation errors Response CreateTopics(key: 19, version: 3)',
   ])('"%s" is expected while young, a warning once it lasts', (text) => {
     let now = 0;
     const s = new SettlingStates(30_000, () => now);
