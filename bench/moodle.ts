@@ -1,45 +1,48 @@
 /**
  * `npm run bench:moodle`: a full reconciliation of a sample university (10,000 people by default)
- * with their enrolments into the Moodle simulator with its latency model on (a FIFO pool of 4
- * PHP workers, service times fitted to a real Moodle 4.5), two ways in the same run:
+ * with their enrolments into Moodle, and the same again with nothing to do, two ways:
  *
- *   tilgang  the target's own functions in waves of people: desired → actual (coalesced reads) →
- *            plan → applyBatch (writes in batches of 100 across people), over the configured 4
- *            connections, as the consumer group runs them for a wave;
+ *   tilgang  through the runtime, as in production: the people in the directory and MV (the
+ *            sample university, in a subtree and schema of the bench's own), a SNAPSHOT event for
+ *            each on Kafka, and the moodle consumer group with default settings reading, planning
+ *            and applying them against Moodle; timed from the group's start to its last result;
  *   seed     the seed's way of working (PortalLdapToMoodle): one person at a time, one call per
  *            operation — look the user up, create or update, fetch their courses, and per course
- *            to add look its id up and enrol.
+ *            to add look its id up and enrol — on a sample, its time scaled to everyone.
  *
- * People come from the sample-university generator, in memory, and are handed to the target
- * functions directly: no Kafka, directory or MV round trips (those cost the same both ways and
- * are measured by bench:runtime). Each way gets a simulator in a child process of its own, so
- * the times and the peak memory reported are tilgang's side alone. The seed's way is strictly
- * sequential, so it runs on a sample and its time is scaled to everyone (--seed-sample N, or
- * all); its course-id lookups are timed apart and the ratio is also given without them.
+ * Moodle is the simulator with its latency model (4 workers sharing 2.5 cores, service times
+ * fitted to a real Moodle 4.5, moodle-recorded/bench-2.txt), each way in a child process of its
+ * own, or your own Moodle with --url and --token (it gets the sample's courses and people: use a
+ * test site; the seed's way is then not run unless --seed-sample is given). Calls per person are
+ * counted on tilgang's side, by web-service function.
  *
- *   npx tsx bench/moodle.ts [--persons 10000] [--seed-sample 1000] [--wave 1000] [--waves 2]
- *                           [--connections 4] [--no-second-pass]
+ *   npx tsx bench/moodle.ts [--persons 10000] [--seed-sample 1000] [--no-second-pass]
+ *                           [--url https://moodle.example.org --token TOKEN]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { isEntitled, missingEssential } from '../src/consumers/entitlement.js';
+import { TargetGroup } from '../src/consumers/target-group.js';
 import type { OperationResult, PersonContext, TargetContext } from '../src/spi/index.js';
 import { loadConfig } from '../src/config.js';
 import { chunks, mapLimit } from '../src/lib/concurrency.js';
 import { child as childLogger } from '../src/lib/log.js';
 import type { MvPerson, OrgUnit } from '../src/mv/person.js';
-import { generateUniversity, personEntry, type SamplePerson, type University } from '../src/seed/index.js';
-import { applyBatch } from '../src/targets/moodle/apply.js';
+import { newRunId, PersonEventPublisher, runEvent } from '../src/producers/publisher.js';
+import { generateUniversity, personEntry, runSeed, type SamplePerson, type University } from '../src/seed/index.js';
 import { MoodleClient, type MoodleCoursesResult, type MoodleCreatedUser, type MoodleUser, type MoodleUserCourse } from '../src/targets/moodle/client.js';
 import { MoodleConfig } from '../src/targets/moodle/config.js';
-import { courseIdnumber, isManagedCourse } from '../src/targets/moodle/course-id.js';
-import { desired as desiredOf, identity, type Desired } from '../src/targets/moodle/desired.js';
+import { courseIdnumber, isManagedCourse, target as moodleTarget } from '../src/targets/moodle/index.js';
+import { desired as desiredOf, identity } from '../src/targets/moodle/desired.js';
 import { planMoodle } from '../src/targets/moodle/plan.js';
-import { MoodleSession, readActual, toAccount } from '../src/targets/moodle/read.js';
+import type { MoodleSession } from '../src/targets/moodle/read.js';
+import { toAccount } from '../src/targets/moodle/read.js';
 import { startMoodleSimulator } from '../src/targets/moodle/simulator/index.js';
-import type { Actual, Payload } from '../src/targets/moodle/types.js';
+import type { Payload } from '../src/targets/moodle/types.js';
+import { benchEnv, peakRss } from './support.js';
 
 // ---- arguments -------------------------------------------------------------------------------
 
@@ -125,26 +128,60 @@ function tally(c: Counters, ops: { kind: string; counter?: string }[], results: 
   });
 }
 
-// ---- tilgang's way ---------------------------------------------------------------------------
+// ---- tilgang's way: through the runtime ----------------------------------------------------------
 
-async function tilgangWay(all: PersonContext[], s: MoodleSession, ctx: TargetContext<MoodleConfig>, wave: number, inFlight: number): Promise<Counters> {
-  const c: Counters = {};
-  await mapLimit(chunks(all, wave), inFlight, async (group) => {
-    const desired = group.map((p) => desiredOf(p, ctx.config));
-    const actual = await Promise.all(group.map((p, i) => readActual(p, identity(p, ctx.config), desired[i]!, s).catch((e: unknown) => e as Error)));
-    const items: { person: PersonContext; desired: Desired | null; actual: Actual; plan: ReturnType<typeof planMoodle> }[] = [];
-    group.forEach((p, i) => {
-      const a = actual[i]!;
-      if (a instanceof Error) return tally(c, [], undefined, true);
-      const plan = planMoodle(desired[i]!, a, ctx.config, ctx.global.directory.sensitive);
-      if (!plan.operations.length) return tally(c, [], undefined);
-      items.push({ person: p, desired: desired[i]!, actual: a, plan });
-    });
-    const results = await applyBatch(items, s);
-    items.forEach((it, i) => tally(c, it.plan.operations, results[i]));
-  });
-  return c;
+/** Calls by web-service function, counted on tilgang's side (the same against the simulator or a real Moodle). */
+type CallCounts = Record<string, number>;
+
+/** The moodle target, its sessions' calls counted. */
+function countingTarget(counts: CallCounts): typeof moodleTarget {
+  return {
+    ...moodleTarget,
+    async connect(ctx) {
+      const s: MoodleSession = await moodleTarget.connect(ctx);
+      const call = s.ws.call.bind(s.ws);
+      s.ws.call = ((fn: string, ...rest: Parameters<typeof call> extends [string, ...infer R] ? R : never) => {
+        counts[fn] = (counts[fn] ?? 0) + 1;
+        return call(fn, ...rest);
+      }) as typeof s.ws.call;
+      return s;
+    },
+  };
 }
+
+interface Pass { ms: number; results: number; dlq: number; calls: CallCounts }
+
+/** Publishes a SNAPSHOT event for everyone and times the group until each has a result. */
+async function runtimePass(env: Awaited<ReturnType<typeof benchEnv>>, group: TargetGroup, ids: string[], counts: CallCounts, start: boolean): Promise<Pass> {
+  const before = { results: group.counts.results, dlq: group.counts.dlq, calls: { ...counts } };
+  const pub = new PersonEventPublisher(env.kafka, env.cfg, `bench.${env.id}.pub.${randomBytes(3).toString('hex')}`);
+  await pub.connect();
+  const runId = newRunId();
+  for (const batch of chunks(ids, 2000)) await pub.send(batch.map((id) => runEvent(id, { runId, mode: 'SNAPSHOT', logOnly: false, targets: null, source: 'bench' })));
+  await pub.disconnect();
+  const t = performance.now();
+  if (start) await group.start();
+  let last = -1;
+  let lastChange = performance.now();
+  while (group.counts.results - before.results < ids.length) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (group.counts.results !== last) {
+      last = group.counts.results;
+      lastChange = performance.now();
+    } else if (performance.now() - lastChange > 600_000) {
+      throw new Error(`no result for 10 minutes: ${group.counts.results - before.results} of ${ids.length}`);
+    }
+  }
+  const calls: CallCounts = {};
+  for (const [k, v] of Object.entries(counts)) if (v - (before.calls[k] ?? 0) > 0) calls[k] = v - (before.calls[k] ?? 0);
+  return { ms: performance.now() - t, results: group.counts.results - before.results, dlq: group.counts.dlq - before.dlq, calls };
+}
+
+const perPerson = (p: Pass, people: number) => {
+  const total = Object.values(p.calls).reduce((a, b) => a + b, 0);
+  const by = Object.entries(p.calls).sort(([, a], [, b]) => b - a).map(([k, v]) => `${k} ${(v / people).toFixed(3)}`).join(', ');
+  return `${total} calls, ${(total / people).toFixed(2)} per person (${by})`;
+};
 
 // ---- the seed's way: one person at a time, one call per operation ---------------------------------
 
@@ -259,47 +296,63 @@ const show = (c: Counters) => Object.entries(c).sort(([a], [b]) => a.localeCompa
 
 async function main(): Promise<void> {
   const persons = Number(arg('persons', '10000'));
-  const sampleArg = arg('seed-sample', '1000');
-  const wave = Number(arg('wave', '1000'));
-  const inFlight = Number(arg('waves', '2'));
+  const url = arg('url', '');
+  const own = url === '';
+  const sampleArg = arg('seed-sample', own ? '1000' : '0');
   const secondPass = !flag('no-second-pass');
-  const token = randomBytes(16).toString('hex');
+  const token = own ? randomBytes(16).toString('hex') : arg('token', '');
+  if (!own && !token) throw new Error('--url needs --token (the web-service token of your Moodle)');
   process.env.TILGANG_BENCH_MOODLE_TOKEN = token;
-  const config = MoodleConfig.parse({
-    url: 'http://127.0.0.1:1', token: { env: 'TILGANG_BENCH_MOODLE_TOKEN' }, heldBy: { institution: '1120', studentIdField: 'studentid' },
-  });
+  const now = new Date();
+  const block = { token: { env: 'TILGANG_BENCH_MOODLE_TOKEN' }, heldBy: { institution: '1120', studentIdField: 'studentid' } };
+  const config = MoodleConfig.parse({ url: url || 'http://127.0.0.1:1', ...block });
   const ctx: TargetContext<MoodleConfig> = { config, global: loadConfig('tilgang.example.yaml'), log: childLogger({ component: 'bench' }) };
 
-  console.log(`bench:moodle — ${persons} people, Moodle simulator with the latency model on (4 workers), target functions driven directly (no Kafka)`);
+  console.log(`bench:moodle — ${persons} people through the runtime (directory, MV, Kafka, the moodle consumer group, default settings) into ${own ? 'the Moodle simulator with its latency model (4 workers, 2.5 cores)' : url}`);
   const t0 = performance.now();
-  const uni = generateUniversity({ persons, seed: 1, now: new Date('2026-09-01T12:00:00Z') });
+  const uni = generateUniversity({ persons, seed: 1, now });
   const { ready, skipped } = people(uni, config);
   const enrolments = ready.reduce((n, p) => n + (p.entitled ? p.mv!.enrolments.length : 0), 0);
-  console.log(`generated in ${secs(performance.now() - t0)}: ${ready.length} complete records (${skipped} skipped as incomplete), ${ready.filter((p) => p.entitled).length} entitled, ${enrolments} enrolment rows, ${uni.topics.filter((t) => t.status === 'active').length} active courses`);
+  console.log(`generated in ${secs(performance.now() - t0)}: ${ready.length} complete records (${skipped} incomplete), ${ready.filter((p) => p.entitled).length} entitled, ${enrolments} enrolment rows, ${uni.topics.filter((t) => t.status === 'active').length} active courses`);
 
-  // tilgang
-  const simA = await startSimulator(token);
-  const setupA = new MoodleClient({ url: simA.url, token, connections: 4 });
+  // tilgang, through the runtime
+  const env = await benchEnv('moodle');
+  env.cfg.mv.schema = `bench_mv_${env.id.replace(/[^a-z0-9]/g, '_')}`;
+  let t = performance.now();
+  await runSeed(env.cfg, { persons, seed: 1, now });
+  console.log(`loaded into the directory and MV in ${secs(performance.now() - t)} (setup, not measured)`);
+  const simA = own ? await startSimulator(token) : undefined;
+  const moodleUrl = simA?.url ?? url;
+  const setupA = new MoodleClient({ url: moodleUrl, token, connections: 4 });
   await makeCourses(setupA, uni);
   await setupA.close();
-  const conns = Number(arg('connections', String(config.connections)));
-  const s = new MoodleSession(new MoodleClient({ url: simA.url, token, connections: conns }), { ...config, url: simA.url, connections: conns });
+  env.cfg.targets.moodle = { url: moodleUrl, ...block };
+  const counts: CallCounts = {};
+  const group = new TargetGroup(env.cfg, env.kafka, countingTarget(counts) as never, { groupId: `bench.${env.id}.moodle` });
+  const ids = uni.persons.map((p) => p.idautoId);
   const mem = memoryWatch();
-  let t = performance.now();
-  const first = await tilgangWay(ready, s, ctx, wave, inFlight);
-  const tilgangMs = performance.now() - t;
-  console.log(`\ntilgang, full reconciliation into an empty Moodle: ${secs(tilgangMs)}  (${show(first)})`);
-  let tilgangSecondMs: number | undefined;
-  if (secondPass) {
-    t = performance.now();
-    const again = await tilgangWay(ready, s, ctx, wave, inFlight);
-    tilgangSecondMs = performance.now() - t;
-    console.log(`tilgang, the same again (nothing to do): ${secs(tilgangSecondMs)}  (${show(again)})`);
+  let first: Pass;
+  let again: Pass | undefined;
+  try {
+    first = await runtimePass(env, group, ids, counts, true);
+    console.log(`
+tilgang, full reconciliation into an empty Moodle: ${secs(first.ms)}  (${first.results} results, ${first.dlq} dead-lettered)`);
+    console.log(`  ${perPerson(first, ids.length)}`);
+    if (secondPass) {
+      again = await runtimePass(env, group, ids, counts, false);
+      console.log(`tilgang, the same again (nothing to do): ${secs(again.ms)}  (${again.results} results, ${again.dlq} dead-lettered)`);
+      console.log(`  ${perPerson(again, ids.length)}`);
+    }
+  } finally {
+    await group.stop();
+    const pool = new pg.Pool({ connectionString: env.cfg.mv.url, max: 1 });
+    await pool.query(`DROP SCHEMA IF EXISTS ${env.cfg.mv.schema} CASCADE; DROP SCHEMA IF EXISTS ${env.cfg.runtime.stateSchema} CASCADE`).catch(() => {});
+    await pool.end();
+    await env.close(ids);
   }
   const peak = mem.stop();
-  await s.close();
-  const simMetrics = await simA.stop();
-  if (simMetrics) console.log(`  simulator: ${simMetrics.served} calls, the last ${simMetrics.logged} with its 4 workers busy ${(simMetrics.utilisation * 100).toFixed(0)}% of the time, its own CPU ${secs(simMetrics.cpuMs)} (${Object.entries(simMetrics.calls).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  const simMetrics = await simA?.stop();
+  if (simMetrics) console.log(`  simulator: ${simMetrics.served} calls, the last ${simMetrics.logged} with its 4 workers busy ${(simMetrics.utilisation * 100).toFixed(0)}% of the time, its own CPU ${secs(simMetrics.cpuMs)}`);
 
   // the seed's way
   const sample = sampleArg === 'all' ? ready.length : Math.min(ready.length, Number(sampleArg));
@@ -309,9 +362,9 @@ async function main(): Promise<void> {
   let seedCachedMs = 0;
   let seedSecondMs: number | undefined;
   if (sample > 0) {
-    const simB = await startSimulator(token);
-    const wsB = new MoodleClient({ url: simB.url, token, connections: 1 });
-    await makeCourses(wsB, uni);
+    const simB = own ? await startSimulator(token) : undefined;
+    const wsB = new MoodleClient({ url: simB?.url ?? url, token, connections: 1 });
+    if (simB) await makeCourses(wsB, uni);
     t = performance.now();
     const seedFirst = await seedWay(subset, wsB, ctx);
     const measured = performance.now() - t;
@@ -322,27 +375,30 @@ async function main(): Promise<void> {
     console.log(`  of which course-id lookups ${secs(seedFirst.courseLookupMs * scale)}; with course ids cached the seed's way would take ${secs(seedCachedMs)}`);
     if (secondPass) {
       t = performance.now();
-      const again = await seedWay(subset, wsB, ctx);
+      const seedAgain = await seedWay(subset, wsB, ctx);
       seedSecondMs = (performance.now() - t) * scale;
-      console.log(`seed's way, the same again (nothing to do): ${secs(seedSecondMs)}  (${show(again.counters)})`);
+      console.log(`seed's way, the same again (nothing to do): ${secs(seedSecondMs)}  (${show(seedAgain.counters)})`);
     }
     await wsB.close();
-    await simB.stop();
+    await simB?.stop();
   }
 
   console.log('\nresult');
+  const calls = (p: Pass) => (Object.values(p.calls).reduce((a, b) => a + b, 0) / ids.length).toFixed(2);
   if (sample > 0) {
-    const ratio = seedMs / tilgangMs;
+    const ratio = seedMs / first.ms;
     console.log(`  full reconciliation of ${ready.length} people with ${enrolments} enrolments into an empty Moodle:`);
-    console.log(`    tilgang ${secs(tilgangMs)}, seed's way ${secs(seedMs)}${sample < ready.length ? ' (scaled)' : ''}: ${ratio.toFixed(1)}× (goal ≥ 30×: ${ratio >= 30 ? 'met' : 'NOT met'})`);
-    console.log(`    against the seed's way with course ids cached (${secs(seedCachedMs)}): ${(seedCachedMs / tilgangMs).toFixed(1)}×`);
-    if (tilgangSecondMs !== undefined && seedSecondMs !== undefined) {
-      console.log(`  the same again, nothing to do: tilgang ${secs(tilgangSecondMs)}, seed's way ${secs(seedSecondMs)}: ${(seedSecondMs / tilgangSecondMs).toFixed(1)}×`);
+    console.log(`    tilgang ${secs(first.ms)} (${calls(first)} calls per person), seed's way ${secs(seedMs)}${sample < ready.length ? ' (scaled)' : ''}: ${ratio.toFixed(1)}× (goal ≥ 30×: ${ratio >= 30 ? 'met' : 'NOT met'})`);
+    console.log(`    against the seed's way with course ids cached (${secs(seedCachedMs)}): ${(seedCachedMs / first.ms).toFixed(1)}×`);
+    if (again && seedSecondMs !== undefined) {
+      const r2 = seedSecondMs / again.ms;
+      console.log(`  the same again, nothing to do: tilgang ${secs(again.ms)} (${calls(again)} calls per person), seed's way ${secs(seedSecondMs)}: ${r2.toFixed(1)}× (goal ≥ 10×: ${r2 >= 10 ? 'met' : 'NOT met'})`);
     }
   } else {
-    console.log(`  tilgang ${secs(tilgangMs)} (the seed's way not run: --seed-sample 0)`);
+    console.log(`  tilgang ${secs(first.ms)} (${calls(first)} calls per person)${again ? `, nothing to do ${secs(again.ms)} (${calls(again)} calls per person)` : ''} (the seed's way not run: --seed-sample 0)`);
   }
-  console.log(`  peak memory of tilgang's side (the simulators run in processes of their own): rss ${mb(peak.rss)}, heap used ${mb(peak.heap)}`);
+  console.log(`  peak memory of tilgang's side (runtime and target; the simulators run in processes of their own): rss ${mb(Math.max(peak.rss, peakRss()))}, heap used ${mb(peak.heap)}`);
+  process.exit(0);
 }
 
 // Last, after every declaration above is initialised.

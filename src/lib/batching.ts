@@ -13,8 +13,16 @@ export class Batcher<K, V> {
   private queue: { key: K; resolve: (v: V) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
 
-  /** `fetch` answers every key it is given (a key it has nothing for gets the caller's empty value). */
-  constructor(private readonly fetch: (keys: K[]) => Promise<Map<K, V>>, private readonly max: number, private readonly empty: () => V) {}
+  /**
+   * `fetch` answers every key it is given (a key it has nothing for gets the caller's empty value).
+   * `lingerMs`: how long the first key of a call waits for others; 0 (default) only for the callers
+   * of the same turn. Callers that arrive a few milliseconds apart (each after its own reads) meet
+   * only when it is more.
+   */
+  constructor(private readonly fetch: (keys: K[]) => Promise<Map<K, V>>, private readonly max: number, private readonly empty: () => V,
+    private readonly lingerMs = 0) {}
+
+  private timer: NodeJS.Timeout | undefined;
 
   load(key: K): Promise<V> {
     return new Promise<V>((resolve, reject) => {
@@ -23,12 +31,15 @@ export class Batcher<K, V> {
       else if (!this.scheduled) {
         this.scheduled = true;
         // After the callers of this turn have queued theirs (setImmediate runs after pending I/O callbacks).
-        setImmediate(() => this.flush());
+        if (this.lingerMs > 0) this.timer = setTimeout(() => this.flush(), this.lingerMs);
+        else setImmediate(() => this.flush());
       }
     });
   }
 
   private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     this.scheduled = false;
     while (this.queue.length) {
       const batch = this.queue.splice(0, this.max);

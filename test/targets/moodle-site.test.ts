@@ -70,7 +70,7 @@ describe('Moodle target against what a real Moodle does', () => {
   }
 
   /** One wave through the target: desired → actual → plan → applyBatch. */
-  async function run(people: PersonContext[], changeType: 'MODIFY' | 'REPROCESS' = 'MODIFY') {
+  async function run(people: PersonContext[], changeType: 'MODIFY' | 'REPROCESS' | 'SNAPSHOT' = 'MODIFY') {
     const wave = people.map((p) => ({ ...p, event: { ...p.event, changeType } }));
     const desired = wave.map((p) => target.desired(p, ctx));
     const actual = await Promise.all(wave.map((p, i) => target.actual(p, desired[i]!, s, ctx)));
@@ -169,6 +169,21 @@ describe('Moodle target against what a real Moodle does', () => {
     expect(r!.ops).toEqual([`enrol in ${missing} as student`]);
     expect(r!.results[0]!.outcome).toBe('APPLIED');
     expect(Object.keys(await ws.call<unknown[]>('core_enrol_get_enrolled_users', { courseid: c!.id }))).toHaveLength(1);
+  });
+
+  it('in a full reconciliation reads each course\'s roster once for everyone, not each person\'s courses', async () => {
+    const people = Array.from({ length: 10 }, () => someone([['INF100', 'student'], ['INF200', 'student']]));
+    await run(people);
+    // A new connection (cold caches), as a reconciliation the next night finds it.
+    await target.close!(s);
+    s = await target.connect(ctx);
+    const before = lastSeq();
+    const dropped = { ...people[3]!, mv: { ...people[3]!.mv!, enrolments: [enrolment('INF100', 'student')] } };
+    const wave = await run([...people.slice(0, 3), dropped, ...people.slice(4)], 'SNAPSHOT');
+    expect(wave.map((w) => w.ops)).toEqual(people.map((_, i) => (i === 3 ? [`unenrol from ${idn('INF200')}`] : [])));
+    expect(calls('core_enrol_get_users_courses', before)).toBe(0);
+    // One roster per course of this semester (INF100, INF200), whatever the number of people.
+    expect(calls('core_enrol_get_enrolled_users', before)).toBe(2);
   });
 
   it('fails a person whose name Moodle would refuse before sending anything, naming the field and the limit', async () => {

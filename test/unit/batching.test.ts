@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Batcher, bisect, sendInBatches } from '../../src/lib/batching.js';
 
 class Refused extends Error {}
@@ -98,5 +98,27 @@ describe('sendInBatches', () => {
     const r = receiver(new Set());
     expect(await sendInBatches([], { size: 10, concurrency: 2, send: r.send, refused: () => true })).toEqual([]);
     expect(r.calls).toEqual([]);
+  });
+});
+
+describe('Batcher with a linger', () => {
+  it('lets callers that come a few milliseconds apart meet in one call; without it each goes alone', async () => {
+    vi.useFakeTimers();
+    try {
+      for (const [linger, want] of [[10, [['a', 'b', 'c']]], [0, [['a'], ['b'], ['c']]]] as const) {
+        const calls: string[][] = [];
+        const b = new Batcher<string, string>(async (keys) => { calls.push(keys); return new Map(keys.map((k) => [k, k.toUpperCase()])); }, 100, () => '', linger);
+        const got: Promise<string>[] = [];
+        for (const k of ['a', 'b', 'c']) {
+          got.push(b.load(k));
+          await vi.advanceTimersByTimeAsync(3);
+        }
+        await vi.advanceTimersByTimeAsync(20);
+        expect(await Promise.all(got)).toEqual(['A', 'B', 'C']);
+        expect(calls).toEqual(want);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -63,6 +63,8 @@ export const MoodleConfig = z.object({
    */
   courseCacheSeconds: z.number().int().min(0).default(600),
   courseMissingSeconds: z.number().int().min(0).default(60),
+  /** How long an account lookup waits for other people's, so a wave's lookups leave in few calls. */
+  lookupLingerMs: z.number().int().min(0).max(1000).default(10),
   /**
    * The first semester (`YYYY:VÅR` or `YYYY:HØST`) whose managed courses tilgang enrols and
    * unenrols in; default the current one (VÅR January–June, HØST July–December). Courses of

@@ -92,7 +92,7 @@ export class MoodleSession {
         out.set(key, [...(out.get(key) ?? []), a]);
       }
       return out;
-    }, cfg.batchSize, () => []);
+    }, cfg.batchSize, () => [], cfg.lookupLingerMs);
     this.users = { username: byField('username'), idnumber: byField('idnumber'), email: byField('email') };
     this.courseLookups = new Batcher<string, number | null>((idnumbers) => this.fetchCourses(idnumbers), 100, () => null);
   }
@@ -172,6 +172,31 @@ export class MoodleSession {
     return entry.done;
   }
 
+  /** The managed courses of `from` and later semesters, from the all-courses index (read again when old). */
+  async coursesInScope(from: Semester): Promise<{ id: number; idnumber: string }[]> {
+    if (!this.index || Date.now() - this.index.startedAt > this.cfg.courseCacheSeconds * 1000) {
+      this.index = { startedAt: Date.now(), done: this.fetchAllCourses().catch((e: unknown) => { this.index = undefined; throw e; }) };
+    }
+    await this.index.done;
+    return [...this.courses.entries()].filter(([idnumber]) => courseInScope(idnumber, from)).map(([idnumber, c]) => ({ id: c.id, idnumber }));
+  }
+
+  /** A user's enrolments (with roles) in these courses, from the courses' rosters (each read once for everyone). */
+  async enrolmentsFromRosters(userid: number, courses: { id: number; idnumber: string }[]): Promise<EnrolledCourse[]> {
+    const fresh = (id: number) => {
+      const r = this.rosters.get(id);
+      return r?.users !== undefined && Date.now() - r.at < this.cfg.courseCacheSeconds * 1000;
+    };
+    const stale = courses.filter((c) => !fresh(c.id));
+    if (stale.length) await Promise.all(stale.map((c) => this.roster(c.id)));
+    const out: EnrolledCourse[] = [];
+    for (const c of courses) {
+      const roles = this.rosters.get(c.id)?.users?.get(userid);
+      if (roles) out.push({ ...c, roles });
+    }
+    return out;
+  }
+
   /** tilgang's own write changed a user's roles in a course: keep a read roster in step (a roster still being read is dropped). */
   noteRoles(courseid: number, userid: number, change: (roles: number[]) => number[] | null): void {
     const r = this.rosters.get(courseid);
@@ -246,7 +271,11 @@ export async function readActual(person: PersonContext, id: Identity, desired: D
   const account = matchAccount(person.id, id, found, cfg.match);
   const enrolments = desired?.enrolments;
   if (!enrolments) return { account, enrolled: [], courses: {}, from };
-  const listed = account ? (await s.managedEnrolments(account.id)).filter((c) => courseInScope(c.idnumber, from)) : [];
+  // A full reconciliation (SNAPSHOT) reads each course's roster once for everyone instead of each
+  // person's courses: one call per course, not one per person.
+  const listed = !account ? []
+    : person.event.changeType === 'SNAPSHOT' ? await s.enrolmentsFromRosters(account.id, await s.coursesInScope(from))
+      : (await s.managedEnrolments(account.id)).filter((c) => courseInScope(c.idnumber, from));
   const enrolled = new Map<string, EnrolledCourse>(listed.map((c) => [c.idnumber, c]));
   const courseWanted = [...new Set(enrolments.map((e) => e.course))].filter((c) => courseInScope(c, from));
   const courses: Record<string, number | null> = {};
