@@ -66,6 +66,8 @@ export interface WiseflowSimulator {
   /** Writes accepted (2xx POST/PUT/PATCH/DELETE except the token endpoint). */
   writes(): number;
   fail(f: Fault): void;
+  /** Every access token issued so far stops working (as after a credential rotation). */
+  revokeTokens(): void;
   close(): Promise<void>;
 }
 
@@ -297,6 +299,7 @@ export async function startWiseflowSimulator(o: WiseflowSimulatorOptions = {}): 
     requests: () => requests,
     writes: () => writes,
     fail: (f) => { faults.push(f); },
+    revokeTokens: () => tokens.clear(),
     async close() {
       for (const r of held) r.destroy();
       server.closeAllConnections();
