@@ -3,7 +3,7 @@
  * and user data on a user (emailId, userRoleId, userDataId) are read just before they are needed,
  * so an unchanged person costs one search and nothing more.
  */
-import { isTransient, type OperationResult, type Plan, type PersonContext } from '../../spi/index.js';
+import { isTransient, TerminalError, type OperationResult, type Plan, type PersonContext } from '../../spi/index.js';
 import type { WiseflowClient } from './client.js';
 import type { BasicInfo, Payload, UserChanges } from './types.js';
 
@@ -11,9 +11,14 @@ interface EmailRec { emailId: number; email: string; primary: boolean }
 interface UserRoleRec { userRoleId: number; licenseRoleId: number }
 interface UserDataRec { userDataId: number; userDataTypeId: number; value: string }
 
+/**
+ * WISEflow's create is an upsert: 200 means it matched a user the search did not find (by a rule
+ * of its own, e.g. a licence-unique national id or email) and merged the person into it. That is
+ * someone else's account, or a duplicate identity: a refusal to look at, never a success.
+ */
 async function create(c: WiseflowClient, p: Extract<Payload, { action: 'create' }>): Promise<string> {
   const u = p.user;
-  const body = await c.bare<{ userId: number }>({
+  const { status, body } = await c.send({
     method: 'POST', path: '/license/user', label: 'license/user',
     json: {
       firstName: u.firstName, lastName: u.lastName,
@@ -22,7 +27,10 @@ async function create(c: WiseflowClient, p: Extract<Payload, { action: 'create' 
       externalIds: u.externalIds.map((x) => ({ userDataTypeId: x.typeId, value: x.value })),
       ...(u.language ? { language: u.language } : {}),
     },
-  });
+  }) as { status: number; body: { userId: number } };
+  if (status === 200) {
+    throw new TerminalError(`WISEflow matched the new user to existing userId ${body.userId}, which carries none of the person's search keys: a duplicate identity (same national id or email?)`, 'upsert-matched', 'externalIds');
+  }
   return String(body.userId);
 }
 
