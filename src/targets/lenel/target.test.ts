@@ -280,3 +280,19 @@ describe('the Lenel target over OpenAccess', () => {
     for (const secret of [PASSWORD, ...sim.tokens(), NATIONAL_ID]) expect(all.includes(secret)).toBe(false);
   });
 });
+
+describe('the Lenel configuration', () => {
+  it('reads the example configuration', () => {
+    const cfg = LenelConfig.parse(loadConfig('tilgang.example.yaml').targets.lenel);
+    expect(cfg.key).toEqual(['idautoPersonHRID', 'idautoPersonStuID']);
+    expect(cfg.badge).toEqual({ type: 1, activeStatus: 1, inactiveStatus: 5, validDays: 3650 });
+    expect(cfg.entitlement).toEqual({ affiliations: ['employee', 'student'], roles: [], request: 'lenel' });
+    expect(cfg.simulator).toEqual({ port: 18090, latency: false });
+  });
+
+  it('names the wrong field of a bad configuration', () => {
+    const r = LenelConfig.safeParse({ url: 'nope', applicationId: 'X', username: 'u', password: { env: 'P' }, badge: { type: 1 }, udfs: { 'bad name': 'x' } });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['badge.inactiveStatus', 'udfs.bad name', 'url']);
+  });
+});
