@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Directory } from '../../src/directory/client.js';
 import { ChangelogProducer } from '../../src/producers/changelog-producer.js';
@@ -77,6 +78,33 @@ describe('changelog producer against OpenLDAP accesslog and Kafka', () => {
     await events.until((m) => m.some((x) => x.key?.toString() === p.id));
     expect(producer.stats.skipped['not-a-person']).toBeGreaterThan(before);
     expect((await decoded()).some((e) => e.newDn?.startsWith('ou=not-people'))).toBe(false);
+  });
+
+  it('judges a move by where the person ends up: into the tree an ADD, within it a MODRDN, out of it a DELETE', async () => {
+    const outside = `ou=outside-${env.id},${env.cfg.directory.suffix}`;
+    await env.admin.add(outside, { objectClass: 'organizationalUnit', ou: `outside-${env.id}` });
+    const inside = `ou=moved,${env.peopleDn}`;
+    await env.admin.add(inside, { objectClass: 'organizationalUnit', ou: 'moved' });
+    const id = randomUUID();
+    try {
+      // Added elsewhere (no event), then moved into the people tree, within it, and out again.
+      await env.admin.add(`idautoID=${id},${outside}`, { objectClass: ['idautoPerson'], idautoID: id, cn: 'Moved Person', sn: 'Person' });
+      await env.admin.modifyDN(`idautoID=${id},${outside}`, env.dn(id));
+      await env.admin.modifyDN(env.dn(id), `idautoID=${id},${inside}`);
+      await env.admin.modifyDN(`idautoID=${id},${inside}`, `idautoID=${id},${outside}`);
+      await env.modify(`idautoID=${id},${outside}`, 'sn', ['Elsewhere']); // outside again: no event
+      await events.until((m) => m.filter((x) => x.key?.toString() === id).length >= 3, 20_000, 'three events');
+      await sleep(500);
+      const mine = (await decoded()).filter((e) => e.personId === id);
+      expect(mine.map((e) => [e.changeType, e.oldDn, e.newDn])).toEqual([
+        ['ADD', `idautoID=${id},${outside}`, env.dn(id)],
+        ['MODRDN', env.dn(id), `idautoID=${id},${inside}`],
+        ['DELETE', `idautoID=${id},${inside}`, `idautoID=${id},${outside}`],
+      ]);
+    } finally {
+      await env.admin.del(`idautoID=${id},${outside}`).catch(() => {});
+      await env.admin.del(outside).catch(() => {});
+    }
   });
 
   it('resumes exactly after its cookie when restarted', async () => {
