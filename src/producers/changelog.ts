@@ -97,6 +97,8 @@ const rdnOf = (x: string) => {
   return { attr: rdn.slice(0, eq).trim().toLowerCase(), value: rdn.slice(eq + 1).trim() };
 };
 
+const KINDS = { add: 'ADD', modify: 'MODIFY', modrdn: 'MODRDN', delete: 'DELETE' } as const;
+
 /** Pure: turns one `auditWriteObject` entry into a Change, or says why it is passed over. */
 export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
   const p = prepare(o);
@@ -107,8 +109,7 @@ export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
   const time = position ? cookieTime(position) : undefined;
   const skip = (reason: Skip['reason']): Skip => ({ position, csn, dn, reason });
   if (!position || !dn || !type || time === undefined) return skip('malformed');
-  const kinds = { add: 'ADD', modify: 'MODIFY', modrdn: 'MODRDN', delete: 'DELETE' } as const;
-  if (!(type in kinds)) return skip('unsupported-type');
+  if (!(type in KINDS)) return skip('unsupported-type');
 
   // A rename or move is judged by where the entry ends up as well as where it was: moved into the
   // people tree it is a new person to the targets (ADD), moved out of it one that left (DELETE).
@@ -145,7 +146,7 @@ export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
     return skip(rdns.every((r) => r.attr === 'ou') ? 'not-a-person' : 'no-idautoID');
   }
 
-  const kind = type === 'modrdn' && !wasIn ? 'ADD' : type === 'modrdn' && !isIn ? 'DELETE' : kinds[type as keyof typeof kinds];
+  const kind = type === 'modrdn' && !wasIn ? 'ADD' : type === 'modrdn' && !isIn ? 'DELETE' : KINDS[type as keyof typeof KINDS];
   return {
     position,
     csn,

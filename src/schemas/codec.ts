@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { PersonChanged, ProvisioningResult } from './generated.js';
 
+/** What encodeNow needs of an avsc type: write a value into a buffer at a position (avsc's Type.encode). */
+interface AvroWriter { encode(value: unknown, buf: Buffer, pos: number): number }
+
 /** The Avro schema behind each event type, and the file it lives in. */
 const SCHEMA_FILES = { PersonChanged: 'PersonChanged.avsc', ProvisioningResult: 'ProvisioningResult.avsc' } as const;
 export type EventName = keyof typeof SCHEMA_FILES;
@@ -23,7 +26,9 @@ export class EventCodec {
   private readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, number>();
   /** The registered schemas, ready to write with: encoding a registered event needs no await. */
-  private readonly writers = new Map<string, { id: number; type: { toBuffer(v: unknown): Buffer } }>();
+  private readonly writers = new Map<string, { id: number; type: AvroWriter }>();
+  /** Where encodeNow writes before copying out: one allocation per event instead of two. */
+  private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(registryUrl: string) {
     this.registry = new SchemaRegistry({ host: registryUrl });
@@ -52,7 +57,7 @@ export class EventCodec {
     const key = `${name}@${topic}`;
     if (this.writers.has(key)) return;
     const id = await this.register(name, topic);
-    this.writers.set(key, { id, type: await this.registry.getSchema(id) as unknown as { toBuffer(v: unknown): Buffer } });
+    this.writers.set(key, { id, type: await this.registry.getSchema(id) as unknown as AvroWriter });
   }
 
   /**
@@ -62,12 +67,15 @@ export class EventCodec {
   encodeNow<N extends EventName>(name: N, topic: string, event: EventTypes[N]): Buffer {
     const w = this.writers.get(`${name}@${topic}`);
     if (!w) throw new Error(`${name} on ${topic}: call prepare() before encodeNow()`);
-    const body = w.type.toBuffer(event);
-    const out = Buffer.allocUnsafe(5 + body.length);
-    out[0] = 0; // magic byte
-    out.writeInt32BE(w.id, 1);
-    body.copy(out, 5);
-    return out;
+    let end = w.type.encode(event, this.scratch, 5);
+    if (end < 0) {
+      // Too small by -end bytes: grow and write again.
+      this.scratch = Buffer.allocUnsafe(2 * (this.scratch.length - end));
+      end = w.type.encode(event, this.scratch, 5);
+    }
+    this.scratch[0] = 0; // magic byte
+    this.scratch.writeInt32BE(w.id, 1);
+    return Buffer.from(this.scratch.subarray(0, end));
   }
 
   /** Decodes with the writer's schema, fetched by the id in the message (cached). */
