@@ -89,16 +89,86 @@ export function parseConfig(raw: unknown, source: string): Config {
   return r.data;
 }
 
-/** Reads TILGANG_CONFIG, else ./tilgang.yaml, else the checked-in example (the local stack's settings). */
-export function loadConfig(path?: string): Config {
-  const candidates = [path, process.env.TILGANG_CONFIG, 'tilgang.yaml', 'tilgang.example.yaml'].filter((p): p is string => !!p);
-  const file = candidates.find((p) => existsSync(p));
-  if (!file) throw new ConfigError(`no configuration file found (tried ${candidates.join(', ')})`);
-  let raw: unknown;
+/** The checked-in example, used only when no configuration is named: it fits the local stack. */
+export const EXAMPLE_CONFIG = 'tilgang.example.yaml';
+
+/**
+ * Which file to read: the one named (`-c`, else TILGANG_CONFIG), which must exist; else
+ * ./tilgang.yaml; else the example, with a notice, so a typo in a name never runs against
+ * the example's servers.
+ */
+export function configSource(path?: string, env: NodeJS.ProcessEnv = process.env): { file: string; fallback: boolean } {
+  const named = path ? { file: path, by: '-c' } : env.TILGANG_CONFIG ? { file: env.TILGANG_CONFIG, by: 'TILGANG_CONFIG' } : undefined;
+  if (named) {
+    if (!existsSync(named.file)) throw new ConfigError(`configuration file ${named.file} (named by ${named.by}) does not exist`);
+    return { file: named.file, fallback: false };
+  }
+  if (existsSync('tilgang.yaml')) return { file: 'tilgang.yaml', fallback: false };
+  if (existsSync(EXAMPLE_CONFIG)) return { file: EXAMPLE_CONFIG, fallback: true };
+  throw new ConfigError('no configuration: name a file with -c or TILGANG_CONFIG, or write ./tilgang.yaml');
+}
+
+let noticed = false;
+
+/** The configuration file `configSource` chooses, parsed as YAML but not yet checked. */
+export function readConfigFile(path?: string): { raw: unknown; file: string } {
+  const { file, fallback } = configSource(path);
+  if (fallback && !noticed) {
+    noticed = true;
+    process.stderr.write(`tilgang: no configuration named (-c, TILGANG_CONFIG) and no ./tilgang.yaml: using ${EXAMPLE_CONFIG}, the local stack's settings\n`);
+  }
   try {
-    raw = parse(readFileSync(file, 'utf8'));
+    return { raw: parse(readFileSync(file, 'utf8')), file };
   } catch (e) {
     throw new ConfigError(`${file} is not valid YAML: ${(e as Error).message}`);
   }
+}
+
+/** Reads the configuration `configSource` chooses and checks it against the core schema. */
+export function loadConfig(path?: string): Config {
+  const { raw, file } = readConfigFile(path);
   return parseConfig(raw, file);
+}
+
+/** What the whole-configuration check needs of a target: its name and the schema of its block. */
+export interface TargetBlockSchema {
+  config: { safeParse(v: unknown): { success: true } | { success: false; error: z.ZodError } };
+}
+
+/** Whether a `targets:` block is enabled (present without `enabled: false`). */
+export function isEnabled(block: unknown): boolean {
+  return (block as { enabled?: boolean } | null)?.enabled !== false;
+}
+
+/**
+ * Checks every `targets:` block at start, not when its group first connects: each name must be
+ * a known target (a typo is not a target nobody serves), and each enabled block must satisfy its
+ * target's schema. Returns the problems, one per line.
+ */
+export function checkTargetBlocks(targets: Record<string, unknown>, known: ReadonlyMap<string, TargetBlockSchema>): string[] {
+  const problems: string[] = [];
+  for (const [name, block] of Object.entries(targets)) {
+    const t = known.get(name);
+    if (!t) {
+      problems.push(`  targets.${name}: no such target (known: ${[...known.keys()].join(', ') || 'none'})`);
+      continue;
+    }
+    if (!isEnabled(block)) continue;
+    const r = t.config.safeParse(block ?? {});
+    if (!r.success) problems.push(describeIssues(r.error, `targets.${name}`));
+  }
+  return problems;
+}
+
+/**
+ * The whole configuration, checked at once: the core schema and every target block, all
+ * problems reported together, each with its path.
+ */
+export function parseWholeConfig(raw: unknown, source: string, known: ReadonlyMap<string, TargetBlockSchema>): Config {
+  const r = ConfigSchema.safeParse(raw);
+  const problems = r.success ? [] : [describeIssues(r.error)];
+  const targets = (raw as { targets?: unknown } | null)?.targets;
+  if (targets && typeof targets === 'object' && !Array.isArray(targets)) problems.push(...checkTargetBlocks(targets as Record<string, unknown>, known));
+  if (problems.length || !r.success) throw new ConfigError(`invalid configuration in ${source}:\n${problems.join('\n')}`);
+  return r.data;
 }

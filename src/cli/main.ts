@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import { dlqTopic, readDeadLetters, redrive, WRITEBACK } from '../consumers/dlq.js';
 import { MassChangeGuard } from '../consumers/guard.js';
 import { countResults, formatReport, readRunResults } from '../consumers/report.js';
@@ -13,6 +13,7 @@ import { startRoles, type Role } from '../run.js';
 import { down, reset, status, up } from '../stack/index.js';
 import { enabledTargets, getTarget, loadSimulator } from '../targets/index.js';
 import { explain, formatExplain } from '../consumers/explain.js';
+import { checkedConfig, requireTargets, runWasPublished, UsageError } from './checks.js';
 import { runDemo } from './demo.js';
 
 const int = (v: string) => {
@@ -23,10 +24,12 @@ const int = (v: string) => {
 
 const program = new Command('tilgang')
   .description('Event-driven identity provisioning from the portal directory to Moodle, AD, Lenel and WISEflow')
-  .option('-c, --config <file>', 'configuration file (default: TILGANG_CONFIG, tilgang.yaml, tilgang.example.yaml)')
+  .option('-c, --config <file>', 'configuration file (default: TILGANG_CONFIG, else ./tilgang.yaml, else the example tilgang.example.yaml); a named file must exist')
   .showHelpAfterError();
 
-const config = (): Config => loadConfig(program.opts().config);
+let loaded: Promise<Config> | undefined;
+/** The whole configuration, checked once per command (see checkedConfig). */
+const config = (): Promise<Config> => (loaded ??= checkedConfig(program.opts<{ config?: string }>().config));
 
 /** Runs until SIGINT/SIGTERM, then lets work in flight finish and commit. */
 function untilSignal(stop: () => Promise<void>): Promise<void> {
@@ -64,13 +67,14 @@ program.command('seed').description('fill the directory and MV with a determinis
   .option('--mv-only', 'load MV only, not the directory')
   .action(async (o: { persons: number; seed: number; mvOnly?: boolean }) => {
     const { runSeed } = await import('../seed/index.js');
-    const s = await runSeed(config(), { persons: o.persons, seed: o.seed, directory: !o.mvOnly, progress: process.stderr.isTTY });
+    const s = await runSeed(await config(), { persons: o.persons, seed: o.seed, directory: !o.mvOnly, progress: process.stderr.isTTY });
     console.log(`seeded ${s.persons} people, ${s.orgUnits} org units, ${s.topics} topics, ${s.enrolments} enrolments; ${s.badRecords.length} bad records planted (${(s.timings.totalMs / 1000).toFixed(1)} s)`);
   });
 
 program.command('produce').description('follow the directory change log and publish person.changed events')
   .action(async () => {
-    const p = new ChangelogProducer(config(), makeKafka(config()));
+    const cfg = await config();
+    const p = new ChangelogProducer(cfg, makeKafka(cfg));
     await p.start();
     await untilSignal(() => p.stop());
   });
@@ -84,7 +88,8 @@ program.command('sync').description('publish events for chosen people: one (--ke
   .option('--log-only', 'consumers plan and report but change nothing')
   .option('--target <name...>', 'address these targets only')
   .action(async (o: { keyField?: KeyField; keyValue?: string; all?: boolean; limit?: number; personsFile?: string; logOnly?: boolean; target?: string[] }) => {
-    const cfg = config();
+    const cfg = await config();
+    if (o.target) requireTargets(cfg, o.target, { enabledOnly: true });
     const s = await sync(cfg, makeKafka(cfg), { ...o, targets: o.target, progress: process.stderr.isTTY });
     console.log(`run ${s.runId}: ${s.published} ${s.mode} event(s) published${o.logOnly ? ' (log only)' : ''}`);
     if (s.unknown.length) {
@@ -98,7 +103,12 @@ program.command('run').description('run the producer, every enabled target group
   .option('--role <role...>', 'producer | writeback | target:<name>')
   .option('--metrics-port <port>', '/metrics, /healthz, /readyz', int)
   .action(async (o: { role?: Role[]; metricsPort?: number }) => {
-    const r = await startRoles(config(), o.role ?? 'all', { metricsPort: o.metricsPort });
+    const cfg = await config();
+    const bad = (o.role ?? []).filter((r) => r !== 'producer' && r !== 'writeback' && !r.startsWith('target:'));
+    if (bad.length) throw new UsageError(`unknown role ${bad.join(', ')} (producer, writeback or target:<name>)`);
+    const named = (o.role ?? []).filter((r) => r.startsWith('target:')).map((r) => r.slice('target:'.length));
+    requireTargets(cfg, named, { enabledOnly: true });
+    const r = await startRoles(cfg, o.role ?? 'all', { metricsPort: o.metricsPort });
     log.info({ roles: o.role ?? 'all' }, 'running');
     await untilSignal(async () => {
       const { unfinished, outage } = await r.stop();
@@ -115,7 +125,7 @@ program.command('demo').description('the whole stack with the sample university,
   .option('--reseed', 'replace the sample university even when one is there')
   .option('--exit-after <seconds>', 'stop after this long (default: run until Ctrl-C)', int)
   .action(async (o: { persons: number; reseed?: boolean; exitAfter?: number }) => {
-    await runDemo(config(), o);
+    await runDemo(await config(), o);
   });
 
 program.command('sim').description('serve a simulator of a target system\'s API').argument('<target>')
@@ -129,9 +139,10 @@ program.command('sim').description('serve a simulator of a target system\'s API'
     // The simulator accepts the token tilgang is configured with; without a configuration, its defaults.
     let global: Config | undefined;
     try {
-      global = config();
+      global = await config();
     } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
+      // Only the absence of any configuration is tolerated; a named file that is missing or wrong is not.
+      if (!(e instanceof ConfigError) || program.opts<{ config?: string }>().config || process.env.TILGANG_CONFIG) throw e;
     }
     const s = await sim.start({ port: o.port, stateFile: o.state, latency: !!o.latency, global });
     console.log(`${name} simulator listening on ${s.url}`);
@@ -140,7 +151,9 @@ program.command('sim').description('serve a simulator of a target system\'s API'
 
 const dlq = program.command('dlq').description('the dead-letter topic of a target, or of the writeback (`writeback`)');
 dlq.command('list').argument('<target>', 'a target name, or writeback').action(async (target: string) => {
-  const { letters } = await readDeadLetters(makeKafka(config()), target);
+  const cfg = await config();
+  requireTargets(cfg, [target], { also: [WRITEBACK] });
+  const { letters } = await readDeadLetters(makeKafka(cfg), target);
   if (!letters.length) return console.log(`${dlqTopic(target)}: empty`);
   for (const l of letters) {
     const who = l.personId || `(no person; key ${l.key ?? 'none'})`;
@@ -150,7 +163,8 @@ dlq.command('list').argument('<target>', 'a target name, or writeback').action(a
   console.log(`${letters.length} dead letter(s); redrive with: tilgang dlq redrive ${target}`);
 });
 dlq.command('redrive').argument('<target>', 'a target name, or writeback').action(async (target: string) => {
-  const cfg = config();
+  const cfg = await config();
+  requireTargets(cfg, [target], { also: [WRITEBACK] });
   const r = await redrive(cfg, makeKafka(cfg), target);
   const to = target === WRITEBACK ? 'their targets (the new results are written back)' : target;
   console.log(r.people ? `run ${r.runId}: ${r.people} person(s) sent back to ${to}` : 'nothing to redrive');
@@ -158,8 +172,9 @@ dlq.command('redrive').argument('<target>', 'a target name, or writeback').actio
 });
 
 const guard = program.command('guard').description('the mass-change guard of a target');
-async function withGuard<T>(fn: (g: MassChangeGuard, cfg: Config) => Promise<T>): Promise<T> {
-  const cfg = config();
+async function withGuard<T>(target: string, fn: (g: MassChangeGuard, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = await config();
+  requireTargets(cfg, [target]);
   const mv = new MvReader(cfg.mv.url, cfg.mv.schema, 2);
   try {
     const g = new MassChangeGuard(mv.pool, cfg.runtime.stateSchema);
@@ -169,13 +184,13 @@ async function withGuard<T>(fn: (g: MassChangeGuard, cfg: Config) => Promise<T>)
     await mv.close();
   }
 }
-guard.command('status').argument('<target>').action((target: string) => withGuard(async (g, cfg) => {
+guard.command('status').argument('<target>').action((target: string) => withGuard(target, async (g, cfg) => {
   const window = cfg.runtime.guard.targets[target]?.windowMinutes ?? cfg.runtime.guard.windowMinutes;
   const s = await g.state(target, window);
   const counted = `${s.counted} applied destructive operation(s) count toward the limit (last ${window} min, since the last release)`;
   console.log(s.tripped ? `${target}: HOLDING since ${s.trippedAt?.toISOString()}: ${s.reason}; ${s.held} person(s) held` : `${target}: open${s.held ? ` (${s.held} held)` : ''}; ${counted}`);
 }));
-guard.command('release').argument('<target>').description('let the held operations through: the held people are reprocessed').action((target: string) => withGuard(async (g, cfg) => {
+guard.command('release').argument('<target>').description('let the held operations through: the held people are reprocessed').action((target: string) => withGuard(target, async (g, cfg) => {
   const runId = newRunId();
   const ids = await g.release(target, runId);
   await reprocessForTarget(makeKafka(cfg), cfg, ids, target, { runId, source: 'guard-release' });
@@ -187,14 +202,19 @@ program.command('explain').description('what each enabled target would do for on
   .requiredOption('--key-value <value>', 'the person\'s identifier')
   .option('--target <name...>', 'these targets only')
   .action(async (o: { keyField: KeyField; keyValue: string; target?: string[] }) => {
-    const cfg = config();
+    const cfg = await config();
+    if (o.target) requireTargets(cfg, o.target, { enabledOnly: true });
     const targets = (await enabledTargets(cfg.targets)).filter((t) => !o.target || o.target.includes(t.name));
     console.log(formatExplain(await explain(cfg, targets, o.keyField, o.keyValue)));
   });
 
 program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {
-  const cfg = config();
-  const results = await readRunResults(makeKafka(cfg), cfg.registry.url, cfg.kafka.topics.provisioningResult, runId);
+  const cfg = await config();
+  const kafka = makeKafka(cfg);
+  const results = await readRunResults(kafka, cfg.registry.url, cfg.kafka.topics.provisioningResult, runId);
+  if (!results.length && !(await runWasPublished(kafka, cfg.registry.url, cfg.kafka.topics.personChanged, runId))) {
+    throw new UsageError(`no run ${runId}: no event or result carries this run id`);
+  }
   console.log(formatReport(runId, countResults(results)));
 });
 

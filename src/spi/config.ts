@@ -12,7 +12,12 @@ export class ConfigError extends Error {
 export const secret = z.union([
   z.object({ env: z.string().min(1) }).strict(),
   z.object({ file: z.string().min(1) }).strict(),
-]).describe('a secret: { env: VAR } or { file: path }');
+], {
+  // A plain string is the likeliest mistake: say how to write it rather than zod's "Invalid input".
+  error: (iss) => typeof iss.input === 'string'
+    ? 'a secret is not written in the configuration itself: write { env: VARIABLE } or { file: path }'
+    : iss.input === undefined ? 'required: a secret, { env: VARIABLE } or { file: path }' : 'a secret: { env: VARIABLE } or { file: path }',
+}).describe('a secret: { env: VAR } or { file: path }');
 
 export type Secret = z.infer<typeof secret>;
 
