@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, secret } from './spi/config.js';
+import { certificateFiles, directoryTls, kafkaSecurity, pgTls, registryAuth } from './lib/tls.js';
 
 // The secret fragment and its reader belong to the target contract; the core reads its own secrets the same way.
 export { ConfigError, readSecret, resolvedSecrets, type Secret } from './spi/config.js';
@@ -10,6 +11,8 @@ export const ConfigSchema = z.object({
   kafka: z.object({
     brokers: z.array(z.string().regex(/^[^:]+:\d+$/, 'host:port')).min(1),
     clientId: z.string().default('tilgang'),
+    /** TLS to the brokers (`true`: the system's authorities) and SASL (plain, scram-sha-256, scram-sha-512). */
+    ...kafkaSecurity,
     partitions: z.number().int().min(1).default(12),
     topics: z.object({
       personChanged: z.string().default('person.changed'),
@@ -19,9 +22,15 @@ export const ConfigSchema = z.object({
       producerState: z.string().default('tilgang.producer.state'),
     }).prefault({}),
   }).strict(),
-  registry: z.object({ url: z.url() }).strict(),
+  registry: z.object({
+    url: z.url(),
+    /** Basic auth ({ username, password }) or a bearer token ({ token }). */
+    ...registryAuth,
+  }).strict(),
   directory: z.object({
     url: z.string().regex(/^ldaps?:\/\//, 'an ldap:// or ldaps:// URL'),
+    /** The authorities (and client certificate) for ldaps:// or StartTLS. */
+    ...directoryTls,
     suffix: z.string().default('dc=meta'),
     peopleDn: z.string().default('ou=Accounts,dc=meta'),
     accesslogDn: z.string().default('cn=accesslog'),
@@ -35,9 +44,12 @@ export const ConfigSchema = z.object({
     sensitive: z.array(z.string()).default(['idautoPersonNationalID', 'userPassword']),
     /** No directory call (connect, bind, one search page, one write) waits longer than this. */
     timeoutMs: z.number().int().positive().default(15_000),
-  }).strict(),
+  }).strict().refine((d) => !(d.startTls && d.url.startsWith('ldaps://')), { message: 'startTls upgrades an ldap:// connection; an ldaps:// URL is TLS already', path: ['startTls'] }),
   mv: z.object({
-    url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
+    // sslmode in the URL would silently win over mv.sslmode in node-postgres: one place only.
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').refine((u) => !/[?&]ssl(mode)?=/.test(u), 'set TLS with mv.sslmode and mv.tls, not in the URL'),
+    /** libpq's sslmode: disable, prefer, require, verify-ca, verify-full. */
+    ...pgTls,
     schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('mv'),
     /** No MV query (nor the wait for a connection) lasts longer than this. */
     timeoutMs: z.number().int().positive().default(15_000),
@@ -169,6 +181,12 @@ export function parseWholeConfig(raw: unknown, source: string, known: ReadonlyMa
   const problems = r.success ? [] : [describeIssues(r.error)];
   const targets = (raw as { targets?: unknown } | null)?.targets;
   if (targets && typeof targets === 'object' && !Array.isArray(targets)) problems.push(...checkTargetBlocks(targets as Record<string, unknown>, known));
+  // A certificate that is not there stops the start, not the first connection an hour later.
+  if (r.success) {
+    for (const c of certificateFiles({ kafka: r.data.kafka, registry: r.data.registry, directory: r.data.directory, mv: r.data.mv })) {
+      if (!existsSync(c.file)) problems.push(`  ${c.path}: ${c.file} does not exist`);
+    }
+  }
   if (problems.length || !r.success) throw new ConfigError(`invalid configuration in ${source}:\n${problems.join('\n')}`);
   return r.data;
 }

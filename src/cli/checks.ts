@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { isEnabled, parseWholeConfig, readConfigFile, type Config } from '../config.js';
 import { readToEnd } from '../lib/read-to-end.js';
+import type { RegistrySettings } from '../lib/tls.js';
 import { EventCodec } from '../schemas/codec.js';
 import { loadTargets } from '../targets/index.js';
 
@@ -34,12 +35,12 @@ export function requireTargets(cfg: Config, names: readonly string[], opts: { en
 }
 
 /** Whether any person.changed event carries this run id: a run with events but no results yet is known, only not done. */
-export async function runWasPublished(kafka: Kafka, registryUrl: string, topic: string, runId: string): Promise<boolean> {
+export async function runWasPublished(kafka: Kafka, registry: RegistrySettings, topic: string, runId: string): Promise<boolean> {
   const candidates: Buffer[] = [];
   // The run id is a plain string inside the Avro bytes: match the bytes first, decode only those.
   await readToEnd(kafka, topic, (m) => { if (m.value && m.value.includes(runId)) candidates.push(m.value); });
   if (!candidates.length) return false;
-  const codec = new EventCodec(registryUrl);
+  const codec = new EventCodec(registry);
   for (const b of candidates) if ((await codec.decode('PersonChanged', b)).runId === runId) return true;
   return false;
 }

@@ -175,7 +175,7 @@ const guard = program.command('guard').description('the mass-change guard of a t
 async function withGuard<T>(target: string, fn: (g: MassChangeGuard, cfg: Config) => Promise<T>): Promise<T> {
   const cfg = await config();
   requireTargets(cfg, [target]);
-  const mv = new MvReader(cfg.mv.url, cfg.mv.schema, 2);
+  const mv = MvReader.fromConfig(cfg.mv, { max: 2 });
   try {
     const g = new MassChangeGuard(mv.pool, cfg.runtime.stateSchema);
     await g.ensure();
@@ -211,8 +211,8 @@ program.command('explain').description('what each enabled target would do for on
 program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {
   const cfg = await config();
   const kafka = makeKafka(cfg);
-  const results = await readRunResults(kafka, cfg.registry.url, cfg.kafka.topics.provisioningResult, runId);
-  if (!results.length && !(await runWasPublished(kafka, cfg.registry.url, cfg.kafka.topics.personChanged, runId))) {
+  const results = await readRunResults(kafka, cfg.registry, cfg.kafka.topics.provisioningResult, runId);
+  if (!results.length && !(await runWasPublished(kafka, cfg.registry, cfg.kafka.topics.personChanged, runId))) {
     throw new UsageError(`no run ${runId}: no event or result carries this run id`);
   }
   console.log(formatReport(runId, countResults(results)));

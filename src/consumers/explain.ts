@@ -17,7 +17,7 @@ import type { AnyTarget } from '../spi/index.js';
  */
 export async function explain(cfg: Config, targets: AnyTarget[], keyField: KeyField, keyValue: string): Promise<{ personId: string; username?: string; results: ProvisioningResult[] }> {
   const dir = await Directory.connect(cfg);
-  const mv = new MvReader(cfg.mv.url, cfg.mv.schema, 2);
+  const mv = MvReader.fromConfig(cfg.mv, { max: 2 });
   try {
     const found = await findOnePerson(dir, keyField, keyValue, [A.id, A.usernames]);
     const personId = first(found, A.id)!;

@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { readToEnd } from '../lib/read-to-end.js';
+import type { RegistrySettings } from '../lib/tls.js';
 import { EventCodec } from '../schemas/codec.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
 import { CORE_KIND_COUNTER } from '../spi/operations.js';
@@ -37,8 +38,8 @@ export function countResults(results: ProvisioningResult[]): Map<string, Counter
   return out;
 }
 
-export async function readRunResults(kafka: Kafka, registryUrl: string, topic: string, runId: string): Promise<ProvisioningResult[]> {
-  const codec = new EventCodec(registryUrl);
+export async function readRunResults(kafka: Kafka, registry: string | RegistrySettings, topic: string, runId: string): Promise<ProvisioningResult[]> {
+  const codec = new EventCodec(registry);
   const raw: Buffer[] = [];
   // Filter on the bytes' run id before decoding: a report over a long topic decodes only its run.
   await readToEnd(kafka, topic, (m) => { if (m.value && m.value.includes(runId)) raw.push(m.value); });

@@ -70,7 +70,7 @@ export class TargetGroup {
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, readonly target: AnyTarget, private readonly opts: TargetGroupOptions = {}) {
     this.groupId = opts.groupId ?? `tilgang.${target.name}`;
     this.log = child({ component: 'target-group', target: target.name });
-    this.codec = new EventCodec(cfg.registry.url);
+    this.codec = new EventCodec(cfg.registry);
     this.topics = {
       personChanged: opts.topics?.personChanged ?? cfg.kafka.topics.personChanged,
       provisioningResult: opts.topics?.provisioningResult ?? cfg.kafka.topics.provisioningResult,

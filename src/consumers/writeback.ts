@@ -105,7 +105,7 @@ export class Writeback {
   readonly counts = { results: 0, writes: 0, failures: 0, deadLettered: 0, ignored: 0 };
 
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: { groupId?: string; topic?: string; dlq?: string; peopleDn?: string; backoff?: { baseMs: number; capMs: number } } = {}) {
-    this.codec = new EventCodec(cfg.registry.url);
+    this.codec = new EventCodec(cfg.registry);
     this.topics = { results: opts.topic ?? cfg.kafka.topics.provisioningResult, dlq: opts.dlq ?? dlqTopic(WRITEBACK) };
   }
 

@@ -1,6 +1,8 @@
+import type { ConnectionOptions } from 'node:tls';
 import { Attribute, BusyError, Change, Client, ResultCodeError, UnavailableError, type Entry } from 'ldapts';
 import { readSecret, type Config } from '../config.js';
 import { DependencyHealth, every, withDeadline } from '../lib/health.js';
+import { directoryTlsOptions } from '../lib/tls.js';
 import { and, anyOf, eq, escapeFilterValue, present, type Filter } from '../lib/ldap/filter.js';
 import { first, values, type PersonRecord } from '../spi/person.js';
 import { A, PERSON_OBJECT_CLASS } from './attributes.js';
@@ -76,24 +78,26 @@ export class Directory {
   private probe: { stop(): void } | undefined;
 
   private constructor(readonly client: Client, readonly peopleDn: string, readonly accesslogDn: string, readonly bindDn: string,
-    private readonly password: string, readonly timeoutMs: number) {}
+    private readonly password: string, readonly timeoutMs: number, private readonly startTls?: ConnectionOptions) {}
 
   static async connect(cfg: Config, opts: DirectoryOptions = {}): Promise<Directory> {
     const d = cfg.directory;
     const timeoutMs = d.timeoutMs;
     // autoRebind covers a reconnect that happens inside ldapts between our bind check and the call.
-    const client = new Client({ url: d.url, timeout: timeoutMs, connectTimeout: Math.min(5_000, timeoutMs), autoRebind: true });
+    const tls = directoryTlsOptions(d);
+    const client = new Client({ url: d.url, timeout: timeoutMs, connectTimeout: Math.min(5_000, timeoutMs), autoRebind: true, ...(tls.ldaps ? { tlsOptions: tls.ldaps } : {}) });
     const bindDn = opts.asAdmin ? d.adminDn : d.bindDn;
     const secret = opts.asAdmin ? d.adminPassword : d.password;
     if (!bindDn || !secret) throw new DirectoryError('directory.adminDn and directory.adminPassword are needed for this command');
     const password = readSecret(secret, 'directory password');
     try {
-      await withDeadline(client.bind(bindDn, password), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
+      // StartTLS before the bind: the password never crosses the wire in clear.
+      await withDeadline((async () => { if (tls.startTls) await client.startTLS({ ...tls.startTls }); await client.bind(bindDn, password); })(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
     } catch (e) {
       await client.unbind().catch(() => {});
       throw new DirectoryError(`cannot bind to the directory at ${d.url} as ${bindDn}: ${(e as Error).message}`);
     }
-    const dir = new Directory(client, opts.peopleDn ?? d.peopleDn, d.accesslogDn, bindDn, password, timeoutMs);
+    const dir = new Directory(client, opts.peopleDn ?? d.peopleDn, d.accesslogDn, bindDn, password, timeoutMs, tls.startTls);
     if (opts.probeMs !== false) dir.probe = every(opts.probeMs ?? 2_000, () => dir.ping());
     return dir;
   }
@@ -111,7 +115,9 @@ export class Directory {
   /** Binds when the connection is new (one bind, however many calls are waiting for it). */
   private ensureBound(): Promise<void> {
     if (this.client.isBound) return Promise.resolve();
-    return (this.binding ??= this.client.bind(this.bindDn, this.password).finally(() => { this.binding = undefined; }));
+    // A reconnected StartTLS session is plain text until upgraded again (ldapts does not replay StartTLS).
+    const upgrade = this.startTls && !this.client.isConnected ? this.client.startTLS({ ...this.startTls }) : Promise.resolve();
+    return (this.binding ??= upgrade.then(() => this.client.bind(this.bindDn, this.password)).finally(() => { this.binding = undefined; }));
   }
 
   /** One directory call: bound first, under a deadline, its outcome reported to `health`. */

@@ -2,6 +2,7 @@ import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type E
 import type { Config } from '../config.js';
 import { Backoff, sleep } from './backoff.js';
 import { log } from './log.js';
+import { kafkaClientSecurity } from './tls.js';
 
 export type { EachBatchPayload, Kafka, KafkaMessage, Message };
 
@@ -55,6 +56,7 @@ export function makeKafka(cfg: Config, clientId = cfg.kafka.clientId): Kafka {
   return new Kafka({
     clientId,
     brokers: cfg.kafka.brokers,
+    ...kafkaClientSecurity(cfg.kafka),
     retry: { initialRetryTime: 10, retries: 30 },
     logLevel: logLevel.WARN,
     logCreator: () => ({ namespace, level, log: entry }) => {

@@ -1,6 +1,8 @@
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { DependencyHealth, every } from '../lib/health.js';
+import { pgSsl } from '../lib/tls.js';
 
 export interface OrgUnit {
   stedkode: string;
@@ -74,6 +76,8 @@ export interface MvReaderOptions {
   timeoutMs?: number;
   /** How often MV is checked while idle, so readiness follows an outage (ms; false: never). */
   probeMs?: number | false;
+  /** node-postgres's TLS option (see pgSsl). */
+  ssl?: false | ConnectionOptions;
 }
 
 /**
@@ -91,7 +95,7 @@ export class MvReader {
     const o = typeof opts === 'number' ? { max: opts } : opts;
     const timeoutMs = o.timeoutMs ?? 15_000;
     this.pool = new pg.Pool({
-      connectionString: url, max: o.max ?? 8,
+      connectionString: url, max: o.max ?? 8, ssl: o.ssl ?? false,
       connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, statement_timeout: timeoutMs, keepAlive: true,
     });
     // An idle connection that dies is reported here; unheard, it would end the process.
@@ -101,7 +105,7 @@ export class MvReader {
   }
 
   static fromConfig(mv: Config['mv'], opts: Omit<MvReaderOptions, 'timeoutMs'> = {}): MvReader {
-    return new MvReader(mv.url, mv.schema, { ...opts, timeoutMs: mv.timeoutMs });
+    return new MvReader(mv.url, mv.schema, { ...opts, timeoutMs: mv.timeoutMs, ssl: pgSsl(mv) });
   }
 
   async close(): Promise<void> {

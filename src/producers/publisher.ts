@@ -58,7 +58,7 @@ export class PersonEventPublisher {
 
   constructor(kafka: Kafka, cfg: Config, transactionalId: string, topic = cfg.kafka.topics.personChanged) {
     this.producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
-    this.codec = new EventCodec(cfg.registry.url);
+    this.codec = new EventCodec(cfg.registry);
     this.topic = topic;
   }
 

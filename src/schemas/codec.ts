@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { registryClientOptions, type RegistrySettings } from '../lib/tls.js';
 import type { PersonChanged, ProvisioningResult } from './generated.js';
 
 /** What encodeNow needs of an avsc type: write a value into a buffer at a position (avsc's Type.encode). */
@@ -30,8 +31,9 @@ export class EventCodec {
   /** Where encodeNow writes before copying out: one allocation per event instead of two. */
   private scratch = Buffer.allocUnsafe(64 * 1024);
 
-  constructor(registryUrl: string) {
-    this.registry = new SchemaRegistry({ host: registryUrl });
+  /** The registry's URL alone, or its settings (authentication, TLS) from the configuration. */
+  constructor(registry: string | RegistrySettings) {
+    this.registry = new SchemaRegistry(registryClientOptions(typeof registry === 'string' ? { url: registry } : registry));
   }
 
   async register(name: EventName, topic: string): Promise<number> {
