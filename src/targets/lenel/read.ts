@@ -70,15 +70,27 @@ class Lookup {
     return this.byName.get(name);
   }
 
-  /** The id of `name`, added to OnGuard when it is not there yet (and `create`). */
+  private readonly adding = new Map<string, Promise<number>>();
+
+  /**
+   * The id of `name`, added to OnGuard when it is not there yet (and `create`). Two people with the
+   * same new title at once share one create: a second would be refused as a duplicate name.
+   */
   async ensure(name: string, create: boolean): Promise<number> {
     const id = await this.id(name);
     if (id !== undefined) return id;
     if (!create) throw new TerminalError(`OnGuard has no ${this.type} named "${name}"`, 'missing-lookup');
-    const made = Number(prop(await this.client.create(this.type, { Name: name }), 'ID'));
-    this.byName.set(name, made);
-    this.byId.set(made, name);
-    return made;
+    let adding = this.adding.get(name);
+    if (!adding) {
+      adding = this.client.create(this.type, { Name: name }).then((m) => {
+        const made = Number(prop(m, 'ID'));
+        this.byName.set(name, made);
+        this.byId.set(made, name);
+        return made;
+      }).finally(() => this.adding.delete(name));
+      this.adding.set(name, adding);
+    }
+    return adding;
   }
 }
 

@@ -296,3 +296,13 @@ describe('the Lenel configuration', () => {
     expect(r.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['badge.inactiveStatus', 'udfs.bad name', 'url']);
   });
 });
+
+describe('lookups', () => {
+  it('people with the same new title at once share one title, made once', async () => {
+    const ps = [1, 2, 3, 4].map(() => person({ attrs: { idautoPersonJobTitle: ['Brand-new title'] } }));
+    const rs = await Promise.all(ps.map((p) => reconcile(p)));
+    expect(rs.every((r) => r.results.every((x) => x.outcome === 'APPLIED'))).toBe(true);
+    expect(sim.store.all('Lnl_TITLE').filter((t) => t.Name === 'Brand-new title')).toHaveLength(1);
+    for (const p of ps) expect(lookupName('Lnl_TITLE', cardholderOf(p)!.TITLE)).toBe('Brand-new title');
+  });
+});
