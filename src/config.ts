@@ -18,8 +18,7 @@ export const ConfigSchema = z.object({
       personChanged: z.string().default('person.changed'),
       provisioningResult: z.string().default('provisioning.result'),
       courseChanged: z.string().default('course.changed'),
-      /** Where the producer keeps its change-log cookie, written in the same transaction as the events. */
-      producerState: z.string().default('tilgang.producer.state'),
+      producerState: z.string().default('tilgang.producer.state').describe('Where the producer keeps its change-log cookie, written in the same transaction as the events.'),
     }).prefault({}),
   }).strict(),
   registry: z.object({
@@ -34,16 +33,12 @@ export const ConfigSchema = z.object({
     suffix: z.string().default('dc=meta'),
     peopleDn: z.string().default('ou=Accounts,dc=meta'),
     accesslogDn: z.string().default('cn=accesslog'),
-    /** tilgang's service account: reads people, writes only the provisioning-status attributes. */
-    bindDn: z.string(),
+    bindDn: z.string().describe('tilgang\'s service account: reads people, writes only the provisioning-status attributes.'),
     password: secret,
-    /** The directory's administrator, used only by `stack`/`seed` to load sample data. */
-    adminDn: z.string().optional(),
+    adminDn: z.string().optional().describe('The directory\'s administrator, used only by `stack`/`seed` to load sample data.'),
     adminPassword: secret.optional(),
-    /** Attributes never copied into events, logs or errors. */
-    sensitive: z.array(z.string()).default(['idautoPersonNationalID', 'userPassword']),
-    /** No directory call (connect, bind, one search page, one write) waits longer than this. */
-    timeoutMs: z.number().int().positive().default(15_000),
+    sensitive: z.array(z.string()).default(['idautoPersonNationalID', 'userPassword']).describe('Attributes never copied into events, logs or errors.'),
+    timeoutMs: z.number().int().positive().default(15_000).describe('No directory call (connect, bind, one search page, one write) waits longer than this.'),
   }).strict().refine((d) => !(d.startTls && d.url.startsWith('ldaps://')), { message: 'startTls upgrades an ldap:// connection; an ldaps:// URL is TLS already', path: ['startTls'] }),
   mv: z.object({
     // sslmode in the URL would silently win over mv.sslmode in node-postgres: one place only.
@@ -51,25 +46,18 @@ export const ConfigSchema = z.object({
     /** libpq's sslmode: disable, prefer, require, verify-ca, verify-full. */
     ...pgTls,
     schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('mv'),
-    /** No MV query (nor the wait for a connection) lasts longer than this. */
-    timeoutMs: z.number().int().positive().default(15_000),
+    timeoutMs: z.number().int().positive().default(15_000).describe('No MV query (nor the wait for a connection) lasts longer than this.'),
   }).strict(),
   runtime: z.object({
-    /** PostgreSQL schema (in the MV database server) for the runtime's own state: the mass-change guard. */
-    stateSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('tilgang_runtime'),
-    /** People processed at once within one partition's batch (one person is always in order). */
-    concurrency: z.number().int().min(1).default(16),
-    /** Partitions processed at once by one worker. */
-    partitionsConcurrently: z.number().int().min(1).default(4),
+    stateSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('tilgang_runtime').describe('PostgreSQL schema (in the MV database server) for the runtime\'s own state: the mass-change guard.'),
+    concurrency: z.number().int().min(1).default(16).describe('People processed at once within one partition\'s batch (one person is always in order).'),
+    partitionsConcurrently: z.number().int().min(1).default(4).describe('Partitions processed at once by one worker.'),
     maxRetries: z.number().int().min(0).default(5),
     retryBaseMs: z.number().int().min(1).default(200),
     retryMaxMs: z.number().int().min(1).default(10_000),
-    /** Port of /metrics, /healthz and /readyz; 0 picks a free one. */
-    metricsPort: z.number().int().min(0).max(65535).default(9464),
-    /** A worker that stops heartbeating loses its partitions after this long (a crashed worker's share moves on). */
-    sessionTimeoutMs: z.number().int().min(6000).default(30_000),
-    /** Distinguishes workers of one group (transactional ids); defaults to the host name. */
-    instanceId: z.string().optional(),
+    metricsPort: z.number().int().min(0).max(65535).default(9464).describe('Port of /metrics, /healthz and /readyz; 0 picks a free one.'),
+    sessionTimeoutMs: z.number().int().min(6000).default(30_000).describe('A worker that stops heartbeating loses its partitions after this long (a crashed worker\'s share moves on).'),
+    instanceId: z.string().optional().describe('Distinguishes workers of one group (transactional ids); defaults to the host name.'),
     guard: z.object({
       maxOperations: z.number().int().min(0).default(200),
       maxShare: z.number().min(0).max(1).default(0.1),
@@ -84,8 +72,7 @@ export const ConfigSchema = z.object({
       }).strict()).default({}),
     }).strict().prefault({}),
   }).strict().prefault({}),
-  /** Per-target settings; each target validates its own block with its own schema. */
-  targets: z.record(z.string(), z.unknown()).default({}),
+  targets: z.record(z.string(), z.unknown()).default({}).describe('Per-target settings; each target validates its own block with its own schema.'),
 }).strict();
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -197,6 +197,12 @@ guard.command('release').argument('<target>').description('let the held operatio
   console.log(`${target}: released; ${ids.length} held person(s) reprocessed in run ${runId}`);
 }));
 
+program.command('config').description('the configuration').command('reference').description('every configuration key with its type and default, in Markdown (docs/configuration.md)')
+  .action(async () => {
+    const { configReference } = await import('./config-reference.js');
+    process.stdout.write(await configReference());
+  });
+
 program.command('explain').description('what each enabled target would do for one person now (changes nothing)')
   .addOption(new Option('--key-field <field>', 'which identifier --key-value is').choices(Object.keys(KEY_FIELDS)).default('username'))
   .requiredOption('--key-value <value>', 'the person\'s identifier')

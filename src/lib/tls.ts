@@ -14,14 +14,11 @@ import { ConfigError, readSecret, secret } from '../spi/config.js';
  */
 
 export const tlsSettings = z.object({
-  /** PEM file of the certificate authorities to trust (default: the system's). */
-  caFile: z.string().min(1).optional(),
-  /** PEM client certificate and key, for servers that ask for one (mutual TLS). */
-  certFile: z.string().min(1).optional(),
+  caFile: z.string().min(1).optional().describe('PEM file of the certificate authorities to trust (default: the system\'s).'),
+  certFile: z.string().min(1).optional().describe('PEM client certificate and key, for servers that ask for one (mutual TLS).'),
   keyFile: z.string().min(1).optional(),
   keyPassword: secret.optional(),
-  /** Whether the server's certificate must match its host name; off only for a certificate that names another host. */
-  verifyHostname: z.boolean().default(true),
+  verifyHostname: z.boolean().default(true).describe('Whether the server\'s certificate must match its host name; off only for a certificate that names another host.'),
 }).strict().refine((t) => !t.certFile === !t.keyFile, { message: 'certFile and keyFile go together' });
 
 export type TlsSettings = z.infer<typeof tlsSettings>;
@@ -54,8 +51,7 @@ export const kafkaSasl = z.object({
 }).strict();
 
 export const kafkaSecurity = {
-  /** TLS to the brokers: `true` for the system's authorities, or the settings. */
-  ssl: z.union([z.boolean(), tlsSettings]).default(false),
+  ssl: z.union([z.boolean(), tlsSettings]).default(false).describe('TLS to the brokers: `true` for the system\'s authorities, or the settings.'),
   sasl: kafkaSasl.optional(),
 };
 
