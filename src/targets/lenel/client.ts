@@ -150,11 +150,14 @@ export class LenelClient {
   }
 
   /** Every instance matching the filter, page by page (100 a page, the most OpenAccess gives). */
-  async list(type: string, filter?: string): Promise<PropertyMap[]> {
+  async list(type: string, filter?: string, opts: { sensitive?: boolean } = {}): Promise<PropertyMap[]> {
     const out: PropertyMap[] = [];
     for (let page = 1; ; page++) {
+      // A filter on a sensitive value goes in the body, as OpenAccess advises, so no URL or log line shows it.
+      const inBody = !!filter && !!opts.sensitive;
       const r = await this.call<PagedInstances>('GET', '/instances', {
-        query: { type_name: type, page_number: page, page_size: 100, ...(filter ? { filter } : {}) },
+        query: { type_name: type, page_number: page, page_size: 100, ...(filter && !inBody ? { filter } : {}) },
+        ...(inBody ? { json: { filter } } : {}),
       }, `list ${type}`);
       out.push(...r.item_list.map((i) => i.property_value_map));
       if (page >= r.total_pages) return out;

@@ -64,8 +64,8 @@ export const target: Target<LenelConfig, Desired, Actual, Payload, LenelSession,
     return desired(person, config);
   },
 
-  async actual(person, _d, s) {
-    return readActual(person, s);
+  async actual(person, _d, s, { global }) {
+    return readActual(person, s, global.directory.sensitive);
   },
 
   plan(d, a, _person, { config, global }) {

@@ -137,11 +137,16 @@ export function pickBadge(badges: PropertyMap[], activeStatus: number): Badge | 
   return all.find((b) => b.STATUS === activeStatus) ?? all[0] ?? null;
 }
 
-export async function readActual(person: PersonContext, s: LenelSession): Promise<Actual> {
+/** The key's attributes include one the directory marks sensitive (or a national id): its value never goes in a URL. */
+export function sensitiveKey(cfg: LenelConfig, sensitive: readonly string[]): boolean {
+  return cfg.key.some((a) => /nationalid|fnr|ssn/i.test(a) || sensitive.some((x) => x.toLowerCase() === a.toLowerCase()));
+}
+
+export async function readActual(person: PersonContext, s: LenelSession, sensitive: readonly string[] = []): Promise<Actual> {
   const key = cardholderKey(person, s.cfg);
   const none: Actual = { cardholder: null, badge: null, levels: [] };
   if (!key) return none;
-  const found = await s.client.list('Lnl_Cardholder', `SSNO = ${quote(key)}`);
+  const found = await s.client.list('Lnl_Cardholder', `SSNO = ${quote(key)}`, { sensitive: sensitiveKey(s.cfg, sensitive) });
   if (found.length > 1) {
     // OnGuard does not refuse a second cardholder with the same key; tilgang never guesses which is the person.
     throw new TerminalError(`person ${person.id}, target lenel: ${found.length} cardholders have the person's key (SSNO): ${found.map(describeCardholder).join(' and ')}; a duplicate, resolve it in OnGuard`,

@@ -219,6 +219,20 @@ describe('the Lenel target over OpenAccess', () => {
     expect(target.desired(p, fnr)!.key).toBe(NATIONAL_ID);
     const plan = target.plan(target.desired(p, fnr), { cardholder: null, badge: null, levels: [] }, p, { ...c, config: fnr.config });
     expect(JSON.stringify(plan.operations.map((o) => o.changes))).not.toContain(NATIONAL_ID);
+    // Configured so, it is searched for in the request body: no URL or log line shows it.
+    const own: string[] = [];
+    const fc = { ...c, config: fnr.config, log: pino({ level: 'debug' }, { write: (l: string) => own.push(l) }) };
+    const s = await target.connect(fc);
+    try {
+      const a = await target.actual(p, target.desired(p, fc), s, fc);
+      expect(a.cardholder).toBeNull();
+      sim.store.create('Lnl_Cardholder', { LASTNAME: 'Found', SSNO: NATIONAL_ID });
+      expect((await target.actual(p, target.desired(p, fc), s, fc)).cardholder?.LASTNAME).toBe('Found');
+      expect(own.some((l) => l.includes('list Lnl_Cardholder'))).toBe(true);
+      expect(own.join('\n')).not.toContain(NATIONAL_ID);
+    } finally {
+      await target.close!(s);
+    }
   });
 
   it('a session that expired is renewed once and the call repeated', async () => {
