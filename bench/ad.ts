@@ -126,6 +126,7 @@ async function main(): Promise<void> {
     t0 = Date.now();
     await reconcile(ps.map(retitled));
     out.tilgang = { create, update: Date.now() - t0, n: N };
+    console.log(`tilgang: ${N} creates in ${(create / 1000).toFixed(1)} s, updates in ${(out.tilgang.update / 1000).toFixed(1)} s`);
     if (retries) console.log(`tilgang: ${retries} transient failures read and planned again`);
     await target.close!(s);
   }
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
   // ---- the seed's way: one person at a time, one request per step -----------------------------
   {
     const config = cfgFor('seed');
-    const c = sambaClient(config.url);
+    const c = sambaClient(config.url, config.timeoutMs);
     await c.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
     const ps = people('seed', SEED_SAMPLE);
     const made = new Set<string>();
@@ -174,6 +175,7 @@ async function main(): Promise<void> {
       await c.modify(e!.dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Seniorrådgiver'] }) }));
     }
     out.seed = { create, update: Date.now() - t0, n: SEED_SAMPLE };
+    console.log(`seed: ${SEED_SAMPLE} creates in ${(create / 1000).toFixed(1)} s, updates in ${(out.seed.update / 1000).toFixed(1)} s`);
     await c.unbind();
   }
 
@@ -181,7 +183,7 @@ async function main(): Promise<void> {
   {
     const config = cfgFor('limit');
     const clients = await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-      const c = sambaClient(config.url);
+      const c = sambaClient(config.url, config.timeoutMs);
       await c.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
       return c;
     }));
@@ -215,6 +217,7 @@ async function main(): Promise<void> {
       await clients[i % CONNECTIONS]!.modify(dnOf(p, i), new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Seniorrådgiver'] }) }));
     });
     out.limit = { create, update: Date.now() - t0, n: N };
+    console.log(`limit: ${N} creates in ${(create / 1000).toFixed(1)} s, updates in ${(out.limit.update / 1000).toFixed(1)} s`);
     await Promise.all(clients.map((c) => c.unbind()));
   }
 

@@ -71,10 +71,10 @@ export const sambaSecrets = (): { admin: string; tilgang: string } => ({
 });
 
 /** An LDAPS client trusting the domain's own CA; Samba's certificate names the host, not 127.0.0.1. */
-export function sambaClient(url = SAMBA_URL): Client {
+export function sambaClient(url = SAMBA_URL, timeoutMs = 10_000): Client {
   const ca = existsSync(sambaCaFile()) ? readFileSync(sambaCaFile()) : undefined;
   return new Client({
-    url, timeout: 10_000, connectTimeout: 3000,
+    url, timeout: timeoutMs, connectTimeout: 3000,
     tlsOptions: ca ? { ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false },
   });
 }
