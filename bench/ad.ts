@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     };
     const placement = (p: PersonContext) => {
       const root = p.mv!.primaryAffiliation === 'employee' ? config.ous.employee : config.ous.student;
-      const [dept, fac] = p.mv!.orgUnits;
+      const [dept, fac] = p.mv!.orgUnits!;
       return { root, fac: `OU=${fac!.adOu},${root}`, dept: `OU=${dept!.adOu},OU=${fac!.adOu},${root}`, names: [fac!.adOu, dept!.adOu] };
     };
     let t0 = Date.now();
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
       await c.add(dn, {
         objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: user, userPrincipalName: `${user}@${config.upnSuffix}`,
         givenName: a.givenName!, sn: a.sn!, displayName: cn, mail: a.mail!, employeeType: a.employeeType!, title: a.idautoPersonJobTitle!,
-        [config.anchor]: p.id, department: p.mv!.orgUnits[0]!.nameNb, departmentNumber: p.mv!.orgUnits[0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
+        [config.anchor]: p.id, department: p.mv!.orgUnits![0]!.nameNb, departmentNumber: p.mv!.orgUnits![0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
         proxyAddresses: [`SMTP:${user}.full@${config.mailDomain}`, `smtp:${user}@${config.mailDomain}`],
       });
       await c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(generatePassword(config.passwordPolicy))] as unknown as string[] }) }));
@@ -191,13 +191,13 @@ async function main(): Promise<void> {
     const ous: string[] = [];
     for (const p of ps) {
       const root = p.mv!.primaryAffiliation === 'employee' ? config.ous.employee : config.ous.student;
-      const fac = `OU=${p.mv!.orgUnits[1]!.adOu},${root}`;
-      for (const ou of [root, fac, `OU=${p.mv!.orgUnits[0]!.adOu},${fac}`]) if (!ous.includes(ou)) ous.push(ou);
+      const fac = `OU=${p.mv!.orgUnits![1]!.adOu},${root}`;
+      for (const ou of [root, fac, `OU=${p.mv!.orgUnits![0]!.adOu},${fac}`]) if (!ous.includes(ou)) ous.push(ou);
     }
     for (const ou of ous) await clients[0]!.add(ou, { objectClass: ['top', 'organizationalUnit'], ou: ou.slice(3, ou.indexOf(',')) }).catch(() => {});
     const dnOf = (p: PersonContext, i: number) => {
       const root = p.mv!.primaryAffiliation === 'employee' ? config.ous.employee : config.ous.student;
-      return `CN=limit ${i},OU=${p.mv!.orgUnits[0]!.adOu},OU=${p.mv!.orgUnits[1]!.adOu},${root}`;
+      return `CN=limit ${i},OU=${p.mv!.orgUnits![0]!.adOu},OU=${p.mv!.orgUnits![1]!.adOu},${root}`;
     };
     let t0 = Date.now();
     await mapLimit(ps, CONCURRENCY, async (p, i) => {
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
       await clients[i % CONNECTIONS]!.add(dnOf(p, i), {
         objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: user, userPrincipalName: `${user}@${config.upnSuffix}`,
         givenName: a.givenName!, sn: a.sn!, displayName: `${a.givenName![0]} ${a.sn![0]}`, mail: a.mail!, employeeType: a.employeeType!, title: a.idautoPersonJobTitle!,
-        [config.anchor]: p.id, department: p.mv!.orgUnits[0]!.nameNb, departmentNumber: p.mv!.orgUnits[0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
+        [config.anchor]: p.id, department: p.mv!.orgUnits![0]!.nameNb, departmentNumber: p.mv!.orgUnits![0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
         proxyAddresses: [`SMTP:${user}.full@${config.mailDomain}`, `smtp:${user}@${config.mailDomain}`],
         unicodePwd: [unicodePwd(generatePassword(config.passwordPolicy))] as unknown as string[], userAccountControl: '512',
       });

@@ -312,7 +312,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const uni = generateUniversity({ persons, seed: 1, now });
   const { ready, skipped } = people(uni, config);
-  const enrolments = ready.reduce((n, p) => n + (p.entitled ? p.mv!.enrolments.length : 0), 0);
+  const enrolments = ready.reduce((n, p) => n + (p.entitled ? (p.mv!.enrolments?.length ?? 0) : 0), 0);
   console.log(`generated in ${secs(performance.now() - t0)}: ${ready.length} complete records (${skipped} incomplete), ${ready.filter((p) => p.entitled).length} entitled, ${enrolments} enrolment rows, ${uni.topics.filter((t) => t.status === 'active').length} active courses`);
 
   // tilgang, through the runtime

@@ -3,6 +3,9 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { DependencyHealth, every } from '../lib/health.js';
 import { pgSsl } from '../lib/tls.js';
+import { facetColumn, MV_FACETS, normaliseFacets, type MvFacet } from './facets.js';
+
+export { MV_FACETS, type MvFacet } from './facets.js';
 
 export interface OrgUnit {
   stedkode: string;
@@ -26,7 +29,10 @@ export interface Enrolment {
   nameNb: string;
 }
 
-/** What MV knows of one person: the facts the targets' desired() functions draw on. */
+/**
+ * What MV knows of one person: the core every target may use, and the facets (see facets.ts) a
+ * target declared it needs; a facet nobody declared is absent.
+ */
 export interface MvPerson {
   id: string;
   username: string | null;
@@ -35,9 +41,10 @@ export interface MvPerson {
   primaryAffiliation: string;
   affiliations: { affiliation: string; stedkode: string }[];
   roles: string[];
-  /** The person's org unit first, then its parents up to the faculty. */
-  orgUnits: OrgUnit[];
-  enrolments: Enrolment[];
+  /** Facet `orgUnits`: the person's org unit first, then its parents up to the faculty. */
+  orgUnits?: OrgUnit[];
+  /** Facet `enrolments`: active topics with term, role and course type. */
+  enrolments?: Enrolment[];
 }
 
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -131,12 +138,16 @@ export class MvReader {
     }
   }
 
+  /** One person with every facet. */
   async person(id: string): Promise<MvPerson | undefined> {
     return (await this.readMany([id])).get(id);
   }
 
-  /** Many people in one query (`= ANY($1)`), keyed as asked; ids MV does not know (or that are no UUID) are absent. */
-  async readMany(ids: readonly string[]): Promise<Map<string, MvPerson>> {
+  /**
+   * Many people in one query (`= ANY($1)`), with the facets asked for, keyed as asked; ids MV
+   * does not know (or that are no UUID) are absent.
+   */
+  async readMany(ids: readonly string[], facets: readonly MvFacet[] = MV_FACETS): Promise<Map<string, MvPerson>> {
     const byLower = new Map<string, string[]>();
     for (const id of ids) {
       if (!UUID.test(id)) continue;
@@ -146,28 +157,21 @@ export class MvReader {
     const out = new Map<string, MvPerson>();
     if (!byLower.size) return out;
     const s = this.s;
+    const wanted = normaliseFacets(facets);
     const { rows } = await this.query(`reading ${byLower.size} people from MV`, `
       SELECT p.idauto_id, p.username, p.student_id, p.hr_id, p.primary_affiliation,
         (SELECT coalesce(json_agg(json_build_object('affiliation', a.affiliation, 'stedkode', a.stedkode)), '[]')
            FROM ${s}.person_affiliations a WHERE a.idauto_id = p.idauto_id
             AND a.valid_from <= current_date AND (a.valid_to IS NULL OR a.valid_to >= current_date)) AS affiliations,
-        (SELECT coalesce(json_agg(r.role ORDER BY r.role), '[]') FROM ${s}.business_roles r WHERE r.idauto_id = p.idauto_id) AS roles,
-        (WITH RECURSIVE chain AS (
-            SELECT o.*, 0 AS depth FROM ${s}.org_units o WHERE o.stedkode = p.stedkode
-            UNION ALL SELECT o.*, c.depth + 1 FROM ${s}.org_units o JOIN chain c ON o.stedkode = c.parent_stedkode)
-          SELECT coalesce(json_agg(json_build_object('stedkode', stedkode, 'parentStedkode', parent_stedkode, 'level', level,
-            'nameNb', name_nb, 'nameEn', name_en, 'shortName', short_name, 'adOu', ad_ou) ORDER BY depth), '[]') FROM chain) AS org_units,
-        (SELECT coalesce(json_agg(json_build_object('sourceId', t.source_id, 'institution', t.institution, 'code', t.code,
-            'version', t.version, 'term', m.term, 'year', m.year, 'role', m.role, 'emnetype', t.emnetype, 'nameNb', t.name_nb)
-            ORDER BY t.source_id, m.year, m.term, m.role), '[]')
-           FROM ${s}.master_persons m JOIN ${s}.master_topics t ON t.source_id = m.source_id
-          WHERE m.idauto_id = p.idauto_id AND t.status = 'active') AS enrolments
+        (SELECT coalesce(json_agg(r.role ORDER BY r.role), '[]') FROM ${s}.business_roles r WHERE r.idauto_id = p.idauto_id) AS roles
+        ${wanted.map((f) => `, ${facetColumn(f, s)}`).join('\n')}
       FROM ${s}.persons p WHERE p.idauto_id = ANY($1::uuid[])`, [[...byLower.keys()]]);
     for (const r of rows) {
       const person: MvPerson = {
         id: r.idauto_id, username: r.username, studentId: r.student_id, hrId: r.hr_id, primaryAffiliation: r.primary_affiliation,
-        affiliations: r.affiliations, roles: r.roles, orgUnits: r.org_units, enrolments: r.enrolments,
+        affiliations: r.affiliations, roles: r.roles,
       };
+      for (const f of wanted) person[f] = r[f];
       for (const id of byLower.get(String(r.idauto_id).toLowerCase()) ?? []) out.set(id, person);
     }
     return out;

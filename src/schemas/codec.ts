@@ -80,6 +80,11 @@ export class EventCodec {
     return Buffer.from(this.scratch.subarray(0, end));
   }
 
+  /** Any stream's event, decoded with the writer's schema; the stream's descriptor says what it is. */
+  async decodeEvent<T>(bytes: Buffer): Promise<T> {
+    return (await this.registry.decode(bytes)) as T;
+  }
+
   /** Decodes with the writer's schema, fetched by the id in the message (cached). */
   async decode<N extends EventName>(_name: N, bytes: Buffer): Promise<EventTypes[N]> {
     return (await this.registry.decode(bytes)) as EventTypes[N];

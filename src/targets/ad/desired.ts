@@ -71,7 +71,7 @@ export function desired(p: PersonContext, cfg: AdConfig): Desired | null {
   const givenName = value(p, cfg.attributes.givenName);
   const sn = value(p, cfg.attributes.sn);
   const fullName = value(p, cfg.attributes.fullName) || [givenName, sn].filter(Boolean).join(' ');
-  const unit = p.mv?.orgUnits[0];
+  const unit = p.mv?.orgUnits?.[0];
   const stedkode = unit?.stedkode ?? value(p, cfg.attributes.deptCode);
   const root = rootOu(value(p, cfg.attributes.affiliation) || p.mv?.primaryAffiliation || '', cfg);
   const chain = [root, ...ouChain(root, p.mv?.orgUnits ?? [], cfg.placementLevels)];

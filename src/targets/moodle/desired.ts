@@ -82,7 +82,7 @@ export function desiredUser(person: PersonContext, cfg: MoodleConfig): DesiredUs
   };
   if (cfg.attributes.idnumber) user.idnumber = id.idnumber ?? '';
   // Department: the person's own org unit as MV names it; without MV data it is left as it is.
-  if (cfg.department && person.mv) user.department = person.mv.orgUnits[0]?.[cfg.department]?.trim() ?? '';
+  if (cfg.department && person.mv) user.department = person.mv.orgUnits?.[0]?.[cfg.department]?.trim() ?? '';
   if (cfg.heldBy.institution !== null) user.institution = cfg.heldBy.institution;
   if (cfg.heldBy.studentIdField && cfg.attributes.studentId) user.studentId = value(person, cfg.attributes.studentId);
   return user;
@@ -92,7 +92,7 @@ export function desiredUser(person: PersonContext, cfg: MoodleConfig): DesiredUs
 export function desiredEnrolments(person: PersonContext, cfg: MoodleConfig): DesiredEnrolment[] | undefined {
   if (!cfg.enrolments || !person.mv) return undefined;
   const out = new Map<string, DesiredEnrolment>();
-  for (const e of person.mv.enrolments) {
+  for (const e of person.mv.enrolments ?? []) {
     const course = courseIdnumber(e);
     const key = `${course}\u0000${e.role}`;
     if (!out.has(key)) out.set(key, { course, role: e.role, roleid: cfg.roles[e.role] });
