@@ -1,19 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import type { Directory } from '../directory/client.js';
-import type { MvReader } from '../mv/person.js';
-import type { OperationResult as OperationResultEvent, PersonChanged, ProvisioningResult, ResultError } from '../schemas/generated.js';
-import { isEntitled, isProvisioned, missingEssential } from './entitlement.js';
-import { isTransient, TerminalError, TransientError, undeclaredOperation } from '../spi/index.js';
+import { mapLimit } from '../lib/concurrency.js';
+import type { OperationResult as OperationResultEvent, ProvisioningResult, ResultError } from '../schemas/generated.js';
+import { isTransient, TerminalError, undeclaredOperation } from '../spi/index.js';
 import type { GuardSettings, GuardTicket, MassChangeGuard } from './guard.js';
 import { redactChanges, scrubMessage } from '../lib/redact.js';
-import type { AnyTarget, OperationResult, PersonContext, Plan, TargetContext } from '../spi/index.js';
+import type { AnyStream, AnyTarget, Loaded, OperationResult, Plan, StreamEvent, StreamSources, SubjectContext, TargetContext } from '../spi/index.js';
+import { streamFor } from '../streams/index.js';
 
 export interface ReconcileDeps {
   target: AnyTarget;
   ctx: TargetContext<any>;
   client: unknown;
-  directory: Directory;
-  mv: MvReader;
+  /** The stream the target consumes; the one the target names (the person stream) when absent. */
+  stream?: AnyStream;
+  /** Where the stream loads a wave of subjects from, one round trip each per wave. */
+  directory: StreamSources['directory'];
+  mv: StreamSources['mv'];
   guard: MassChangeGuard;
   guardSettings: GuardSettings;
   /** Accounts the target holds (for the guard's share); cached by the caller. */
@@ -25,12 +27,13 @@ export interface ReconcileDeps {
 
 /** Either a result already decided (skip, unchanged, planned, held, failed) or a plan to apply. */
 export type Prepared =
-  | { kind: 'done'; event: PersonChanged; result: ProvisioningResult }
-  | { kind: 'apply'; event: PersonChanged; person: PersonContext; desired: unknown; actual: unknown; plan: Plan; started: number; guardTicket?: GuardTicket };
+  | { kind: 'done'; event: StreamEvent; key: string; result: ProvisioningResult }
+  | { kind: 'apply'; event: StreamEvent; key: string; person: SubjectContext; desired: unknown; actual: unknown; plan: Plan; started: number; guardTicket?: GuardTicket };
 
-export function baseResult(event: PersonChanged, target: string, started: number): ProvisioningResult {
+/** A result for the event about subject `key` (the result's personId), outcome UNCHANGED until told otherwise. */
+export function baseResult(event: StreamEvent, key: string, target: string, started: number): ProvisioningResult {
   return {
-    eventId: randomUUID(), sourceEventId: event.eventId, personId: event.personId, target,
+    eventId: randomUUID(), sourceEventId: event.eventId, personId: key, target,
     runId: event.runId ?? null, mode: event.mode ?? 'LIVE', logOnly: !!event.logOnly, outcome: 'UNCHANGED',
     skipReason: null, entitled: null, accountId: null, operations: [], error: null, counters: {},
     durationMs: Date.now() - started, processedAt: Date.now(),
@@ -48,8 +51,8 @@ export function errorInfo(e: unknown, secrets: readonly string[]): ResultError {
   };
 }
 
-export function failedResult(event: PersonChanged, target: string, started: number, e: unknown, secrets: readonly string[]): ProvisioningResult {
-  return { ...baseResult(event, target, started), outcome: 'FAILED', error: errorInfo(e, secrets) };
+export function failedResult(event: StreamEvent, key: string, target: string, started: number, e: unknown, secrets: readonly string[]): ProvisioningResult {
+  return { ...baseResult(event, key, target, started), outcome: 'FAILED', error: errorInfo(e, secrets) };
 }
 
 function publishedOps(plan: Plan, outcome: OperationResultEvent['outcome'], sensitive: readonly string[]): OperationResultEvent[] {
@@ -57,84 +60,86 @@ function publishedOps(plan: Plan, outcome: OperationResultEvent['outcome'], sens
 }
 
 /** Whether this target acts on the event at all (a run may address some targets only). */
-export function addressed(event: PersonChanged, target: string): boolean {
+export function addressed(event: StreamEvent, target: string): boolean {
   return !event.targets || event.targets.includes(target);
 }
 
+/** A subject's way through prepareWave: prepared, or a failure (a transient one is retried by the caller). */
+export type WaveOutcome = { p: Prepared } | { err: unknown };
+
 /**
- * Everything before apply, as the seed's jobs did it: skip directory deletes, read the person's
- * current record and MV data, skip incomplete records, decide entitlement and provisioning,
- * compute the desired account, read the actual one, plan, and ask the mass-change guard.
- * Throws TransientError (or a network error) to be retried; a terminal failure is a result.
+ * Everything before apply for a wave (one event per subject, all different subjects), as the
+ * seed's jobs did it per person: the stream loads the wave's subjects at once (for people: one
+ * directory search, one MV query; deletes and incomplete records skipped), then each subject's
+ * desired account, actual account and plan, and the mass-change guard's word. One outcome per
+ * event, in order; a failure to load the wave is every subject's failure.
  */
-export async function prepare(event: PersonChanged, d: ReconcileDeps): Promise<Prepared> {
+export async function prepareWave(events: StreamEvent[], d: ReconcileDeps): Promise<WaveOutcome[]> {
   const started = Date.now();
   const name = d.target.name;
-  const done = (patch: Partial<ProvisioningResult>): Prepared => ({ kind: 'done', event, result: { ...baseResult(event, name, started), ...patch } });
+  const stream = d.stream ?? streamFor(d.target);
+  let loaded: Loaded<SubjectContext>[];
+  try {
+    loaded = events.length ? await stream.loadWave(events, d.target, d.ctx, { directory: d.directory, mv: d.mv }) : [];
+  } catch (err) {
+    return events.map(() => ({ err }));
+  }
+  return mapLimit(events, d.ctx.global.runtime.concurrency, async (event, i): Promise<WaveOutcome> => {
+    const key = stream.key(event);
+    const l = loaded[i]!;
+    if ('skip' in l) return { p: { kind: 'done', event, key, result: { ...baseResult(event, key, name, started), outcome: 'SKIPPED', skipReason: l.skip } } };
+    if ('error' in l) return { err: l.error };
+    const subject = l.subject;
+    try {
+      const desired = d.target.desired(subject, d.ctx);
+      const actual = await d.target.actual(subject, desired, d.client, d.ctx);
+      return { p: await planned(event, key, subject, desired, actual, d, started) };
+    } catch (e) {
+      if (isTransient(e)) return { err: e };
+      return { p: { kind: 'done', event, key, result: { ...failedResult(event, key, name, started, e, d.secrets), entitled: subject.entitled } } };
+    }
+  });
+}
 
-  // Deprovisioning happens by losing entitlement (disable), never by deleting the account.
-  if (event.changeType === 'DELETE') return done({ outcome: 'SKIPPED', skipReason: 'directory delete: accounts are disabled through entitlement, never deleted' });
-  let record;
-  try {
-    record = await d.directory.person(event.personId);
-  } catch (e) {
-    if (isTransient(e) || /connect|socket|timeout/i.test((e as Error).message)) throw new TransientError(`reading person ${event.personId} from the directory: ${(e as Error).message}`, 'directory');
-    throw e;
-  }
-  if (!record) return done({ outcome: 'SKIPPED', skipReason: 'person not in the directory' });
-  const missing = missingEssential(record, d.target.essential(d.ctx.config));
-  if (missing.length) {
-    d.ctx.log.warn({ person: event.personId, target: name, missing }, 'record lacks essential attributes: skipped');
-    return done({ outcome: 'SKIPPED', skipReason: `missing essential attribute${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}` });
-  }
-  const mv = await d.mv.person(event.personId);
-  const person: PersonContext = {
-    id: event.personId, event, record, mv,
-    entitled: isEntitled(record, d.ctx.config.entitlement),
-    provisioned: isProvisioned(record, name),
-  };
-  try {
-    const desired = d.target.desired(person, d.ctx);
-    const actual = await d.target.actual(person, desired, d.client, d.ctx);
-    return planned(event, person, desired, actual, d, started);
-  } catch (e) {
-    if (isTransient(e)) throw e;
-    return { kind: 'done', event, result: { ...failedResult(event, name, started, e, d.secrets), entitled: person.entitled } };
-  }
+/** One event alone (explain): its prepared outcome; throws what prepareWave reports as a failure. */
+export async function prepare(event: StreamEvent, d: ReconcileDeps): Promise<Prepared> {
+  const [r] = await prepareWave([event], d);
+  if ('err' in r!) throw r.err;
+  return r!.p;
 }
 
 /** Plan, then decide: nothing to do, only log, held by the guard, or apply. */
-export async function planned(event: PersonChanged, person: PersonContext, desired: unknown, actual: unknown, d: ReconcileDeps, started: number): Promise<Prepared> {
+export async function planned(event: StreamEvent, key: string, person: SubjectContext, desired: unknown, actual: unknown, d: ReconcileDeps, started: number): Promise<Prepared> {
   const name = d.target.name;
   const plan = d.target.plan(desired, actual, person, d.ctx);
-  const base = { ...baseResult(event, name, started), entitled: person.entitled, accountId: plan.accountId ?? null };
+  const base = { ...baseResult(event, key, name, started), entitled: person.entitled, accountId: plan.accountId ?? null };
   const undeclared = plan.operations.map((o) => undeclaredOperation(o, d.target.operations)).find((why) => why !== null);
   if (undeclared) {
     // A target bug, not the person's: nothing of the plan is applied.
-    const e = new TerminalError(`target ${name} planned an operation it does not declare for person ${event.personId}: ${undeclared}`, 'undeclared-operation');
-    return { kind: 'done', event, result: { ...base, outcome: 'FAILED', error: errorInfo(e, d.secrets) } };
+    const e = new TerminalError(`target ${name} planned an operation it does not declare for ${key}: ${undeclared}`, 'undeclared-operation');
+    return { kind: 'done', event, key, result: { ...base, outcome: 'FAILED', error: errorInfo(e, d.secrets) } };
   }
   if (!plan.operations.length) {
-    return { kind: 'done', event, result: { ...base, outcome: plan.skipReason ? 'SKIPPED' : 'UNCHANGED', skipReason: plan.skipReason ?? null } };
+    return { kind: 'done', event, key, result: { ...base, outcome: plan.skipReason ? 'SKIPPED' : 'UNCHANGED', skipReason: plan.skipReason ?? null } };
   }
   if (event.logOnly) {
-    return { kind: 'done', event, result: { ...base, outcome: 'PLANNED', operations: publishedOps(plan, 'PLANNED', d.sensitive) } };
+    return { kind: 'done', event, key, result: { ...base, outcome: 'PLANNED', operations: publishedOps(plan, 'PLANNED', d.sensitive) } };
   }
   const destructive = plan.operations.filter((o) => o.destructive).length;
   let guardTicket: GuardTicket | undefined;
   if (destructive) {
-    const verdict = await d.guard.admit(name, event.personId, event.eventId, destructive, await d.totalAccounts(), d.guardSettings, event.runId);
+    const verdict = await d.guard.admit(name, key, event.eventId, destructive, await d.totalAccounts(), d.guardSettings, event.runId);
     if (verdict !== 'held') guardTicket = verdict;
     else {
       const st = await d.guard.state(name);
-      d.ctx.log.warn({ target: name, person: event.personId, reason: st.reason }, 'mass-change guard holds destructive operations');
+      d.ctx.log.warn({ target: name, person: key, reason: st.reason }, 'mass-change guard holds destructive operations');
       return {
-        kind: 'done', event,
+        kind: 'done', event, key,
         result: { ...base, outcome: 'HELD', skipReason: `held by the mass-change guard: ${st.reason}; run \`tilgang guard release ${name}\``, operations: publishedOps(plan, 'HELD', d.sensitive) },
       };
     }
   }
-  return { kind: 'apply', event, person, desired, actual, plan, started, guardTicket };
+  return { kind: 'apply', event, key, person, desired, actual, plan, started, guardTicket };
 }
 
 /**
@@ -165,7 +170,7 @@ export function appliedResult(p: Extract<Prepared, { kind: 'apply' }>, results: 
   const failed = ops.find((o) => o.outcome === 'FAILED');
   const accountId = results.find((r) => r.accountId)?.accountId ?? p.plan.accountId ?? null;
   return {
-    ...baseResult(p.event, d.target.name, p.started),
+    ...baseResult(p.event, p.key, d.target.name, p.started),
     entitled: p.person.entitled,
     accountId,
     outcome: failed ? 'FAILED' : 'APPLIED',

@@ -11,7 +11,7 @@ import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { MvReader, MvUnavailableError } from '../mv/person.js';
 import { EventCodec } from '../schemas/codec.js';
-import type { PersonChanged, ProvisioningResult } from '../schemas/generated.js';
+import type { ProvisioningResult } from '../schemas/generated.js';
 import { backoffDelay, sleep } from '../lib/backoff.js';
 import { dlqMessage, dlqTopic } from './dlq.js';
 import { isTransient, TransientError } from '../spi/index.js';
@@ -19,12 +19,16 @@ import { MassChangeGuard, type GuardSettings } from './guard.js';
 import { Availability } from './availability.js';
 import { checkTarget } from './check.js';
 import { coalesce, finishedPrefix, waves, type ChunkEvent } from './coalesce.js';
-import { addressed, appliedResult, failedResult, prepare, settleGuard, type Prepared, type ReconcileDeps } from './reconcile.js';
-import type { AnyTarget, OperationResult, TargetContext } from '../spi/index.js';
+import { addressed, appliedResult, failedResult, prepareWave, settleGuard, type Prepared, type ReconcileDeps } from './reconcile.js';
+import type { AnyStream, AnyTarget, OperationResult, StreamEvent, TargetContext } from '../spi/index.js';
+import { streamFor } from '../streams/index.js';
 
 export interface TargetGroupOptions {
   groupId?: string;
   /** Overrides for tests that isolate themselves. */
+  /** Streams beyond the shipped ones, for a target that names one (tests plug their own). */
+  streams?: AnyStream[];
+  /** Overrides for tests that isolate themselves (`personChanged`: the stream's topic). */
   topics?: { personChanged?: string; provisioningResult?: string; dlq?: string };
   peopleDn?: string;
   fromBeginning?: boolean;
@@ -49,6 +53,8 @@ export class TargetGroup {
   readonly groupId: string;
   private readonly log;
   private readonly codec: EventCodec;
+  /** What the events are about and how a wave of their subjects is loaded. */
+  readonly stream: AnyStream;
   private consumer!: ResilientConsumer;
   private txns!: PartitionTransactions;
   private directory!: Directory;
@@ -71,8 +77,9 @@ export class TargetGroup {
     this.groupId = opts.groupId ?? `tilgang.${target.name}`;
     this.log = child({ component: 'target-group', target: target.name });
     this.codec = new EventCodec(cfg.registry);
+    this.stream = streamFor(target, opts.streams);
     this.topics = {
-      personChanged: opts.topics?.personChanged ?? cfg.kafka.topics.personChanged,
+      personChanged: opts.topics?.personChanged ?? this.stream.topic(cfg),
       provisioningResult: opts.topics?.provisioningResult ?? cfg.kafka.topics.provisioningResult,
       dlq: opts.topics?.dlq ?? dlqTopic(target.name),
     };
@@ -135,7 +142,7 @@ export class TargetGroup {
       { baseMs: this.cfg.runtime.retryBaseMs, maxMs: this.opts.probeMaxMs ?? 60_000 },
       this.target.check ? () => this.targetAnswers() : undefined);
     this.deps = {
-      target: this.target, ctx, client: this.client, directory: this.directory, mv: this.mv, guard: this.guard,
+      target: this.target, ctx, client: this.client, stream: this.stream, directory: this.directory, mv: this.mv, guard: this.guard,
       guardSettings: this.guardSettings(), totalAccounts: () => this.totalAccounts(),
       sensitive: this.cfg.directory.sensitive, secrets: resolvedSecrets(),
     };
@@ -316,11 +323,11 @@ export class TargetGroup {
    * Decodes an event. Bytes that cannot be decoded are poison; a registry that cannot be reached
    * is retried, and past the retries the event stays unfinished while the group waits for it.
    */
-  private async decode(m: KafkaMessage, ctl: BatchControl): Promise<{ event: PersonChanged } | { poison: Error } | { pending: true }> {
+  private async decode(m: KafkaMessage, ctl: BatchControl): Promise<{ event: StreamEvent } | { poison: Error } | { pending: true }> {
     for (let attempt = 1; ; attempt++) {
       try {
         if (!m.value) throw new Error('the message has no value');
-        return { event: await this.codec.decode('PersonChanged', m.value) };
+        return { event: await this.codec.decodeEvent<StreamEvent>(m.value) };
       } catch (e) {
         if (!registryUnreachable(e)) return { poison: e as Error };
         if (attempt > this.maxRetries() || ctl.halted()) {
@@ -343,7 +350,7 @@ export class TargetGroup {
     const results = new Array<ProvisioningResult[]>(n);
     const dead = new Array<DeadLetterEntry | undefined>(n);
     const finished = new Array<boolean>(n).fill(false);
-    const events: ChunkEvent<PersonChanged>[] = [];
+    const events: ChunkEvent<StreamEvent>[] = [];
     for (let i = 0; i < n; i++) {
       const m = messages[i]!;
       const d = await this.decode(m, ctl);
@@ -351,8 +358,8 @@ export class TargetGroup {
       finished[i] = true;
       if ('poison' in d) {
         const key = m.key?.toString() ?? 'unknown';
-        const event = { eventId: `undecodable:${m.offset}`, personId: key, changeType: 'REPROCESS', changeTime: Date.now() } as PersonChanged;
-        const result = failedResult(event, this.target.name, Date.now(), Object.assign(new Error(`event at offset ${m.offset} cannot be decoded: ${d.poison.message}`), { code: 'undecodable' }), this.deps.secrets);
+        const event = this.stream.undecodable(key, m.offset);
+        const result = failedResult(event, key, this.target.name, Date.now(), Object.assign(new Error(`event at offset ${m.offset} cannot be decoded: ${d.poison.message}`), { code: 'undecodable' }), this.deps.secrets);
         this.log.error({ offset: m.offset, key }, 'undecodable event: dead-lettered');
         results[i] = [result];
         dead[i] = { result, message: m, attempts: 1 };
@@ -360,7 +367,7 @@ export class TargetGroup {
       }
       if (!addressed(d.event, this.target.name)) continue;
       finished[i] = false;
-      events.push({ index: i, key: d.event.personId, work: `${d.event.runId ?? ''}|${d.event.logOnly ? 1 : 0}`, event: d.event });
+      events.push({ index: i, key: this.stream.key(d.event), work: `${d.event.runId ?? ''}|${d.event.logOnly ? 1 : 0}`, event: d.event });
     }
     this.counts.events += events.length;
     metrics.events.inc({ target: this.target.name }, events.length);
@@ -405,7 +412,7 @@ export class TargetGroup {
    * failure stays transient past the retries is left unfinished (undefined), not dead-lettered:
    * the group pauses and probes until the dependency answers again.
    */
-  private async reconcileWave(events: PersonChanged[], ctl: BatchControl): Promise<({ result: ProvisioningResult; attempts: number } | undefined)[]> {
+  private async reconcileWave(events: StreamEvent[], ctl: BatchControl): Promise<({ result: ProvisioningResult; attempts: number } | undefined)[]> {
     const out = new Array<{ result: ProvisioningResult; attempts: number } | undefined>(events.length);
     let pending = events.map((e, i) => ({ e, i }));
     const rt = this.cfg.runtime;
@@ -413,15 +420,15 @@ export class TargetGroup {
     let gotThrough = false;
     for (let attempt = 1; pending.length; attempt++) {
       const began = Date.now();
-      const retry: { e: PersonChanged; i: number; err: unknown }[] = [];
-      const prepared = await mapLimit(pending, rt.concurrency, async ({ e, i }) => {
-        try {
-          return { i, p: await prepare(e, this.deps) };
-        } catch (err) {
-          if (!isTransient(err)) return { i, p: { kind: 'done', event: e, result: failedResult(e, this.target.name, Date.now(), err, this.deps.secrets) } as Prepared };
-          retry.push({ e, i, err });
-          return undefined;
-        }
+      const retry: { e: StreamEvent; i: number; err: unknown }[] = [];
+      // The wave's subjects are loaded at once (for people: one directory search, one MV query).
+      const prepared = (await prepareWave(pending.map((x) => x.e), this.deps)).map((r, k) => {
+        const { e, i } = pending[k]!;
+        if ('p' in r) return { i, p: r.p };
+        const key = this.stream.key(e);
+        if (!isTransient(r.err)) return { i, p: { kind: 'done', event: e, key, result: failedResult(e, key, this.target.name, Date.now(), r.err, this.deps.secrets) } as Prepared };
+        retry.push({ e, i, err: r.err });
+        return undefined;
       });
       const toApply: { i: number; p: Extract<Prepared, { kind: 'apply' }> }[] = [];
       for (const x of prepared) {
@@ -447,7 +454,7 @@ export class TargetGroup {
           } else if (isTransient(a.err)) {
             retry.push({ e: x.p.event, i: x.i, err: a.err });
           } else {
-            out[x.i] = { result: { ...failedResult(x.p.event, this.target.name, x.p.started, a.err, this.deps.secrets), entitled: x.p.person.entitled }, attempts: attempt };
+            out[x.i] = { result: { ...failedResult(x.p.event, x.p.key, this.target.name, x.p.started, a.err, this.deps.secrets), entitled: x.p.person.entitled }, attempts: attempt };
           }
         });
       }
@@ -461,8 +468,8 @@ export class TargetGroup {
         // Dead-letter them. A target that went down answers nothing after it did.
         if (dependency === 'target' && (this.lastAnswerAt >= began || await this.targetAnswers())) {
           for (const r of retry) {
-            out[r.i] = { result: failedResult(r.e, this.target.name, Date.now(), r.err, this.deps.secrets), attempts: attempt };
-            this.log.error({ person: r.e.personId, err: (r.err as Error).message, attempts: attempt }, 'retries exhausted while the target answers: dead-lettered');
+            out[r.i] = { result: failedResult(r.e, this.stream.key(r.e), this.target.name, Date.now(), r.err, this.deps.secrets), attempts: attempt };
+            this.log.error({ person: this.stream.key(r.e), err: (r.err as Error).message, attempts: attempt }, 'retries exhausted while the target answers: dead-lettered');
           }
           this.availability.available();
           return out;
@@ -541,7 +548,7 @@ export interface BatchControl {
 }
 
 /** The result of an event whose work a later event of the same person did. */
-export function coalescedResult(carried: ProvisioningResult, own: PersonChanged, carrier: PersonChanged): ProvisioningResult {
+export function coalescedResult(carried: ProvisioningResult, own: StreamEvent, carrier: StreamEvent): ProvisioningResult {
   return {
     ...carried, eventId: randomUUID(), sourceEventId: own.eventId, runId: own.runId ?? null, mode: own.mode ?? 'LIVE', logOnly: !!own.logOnly,
     operations: [], counters: {}, coalescedInto: carrier.eventId,

@@ -6,4 +6,5 @@ export * from './config.js';
 export * from './errors.js';
 export * from './operations.js';
 export * from './person.js';
+export * from './stream.js';
 export * from './target.js';

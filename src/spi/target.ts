@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import type { Config } from '../config.js';
 import type { EntitlementRules } from './config.js';
+import type { MvFacet } from '../mv/facets.js';
 import type { OperationDeclarations, OperationKind } from './operations.js';
 import type { AttributeChange, MvPerson, OperationOutcome, PersonChanged, PersonRecord } from './person.js';
 
@@ -65,8 +66,8 @@ export interface Plan<P = unknown, K extends string = string> {
   accountId?: string;
 }
 
-export interface BatchItem<D, A, P, K extends string = string> {
-  person: PersonContext;
+export interface BatchItem<D, A, P, K extends string = string, S = PersonContext> {
+  person: S;
   desired: D | null;
   actual: A;
   plan: Plan<P, K>;
@@ -76,10 +77,18 @@ export interface BatchItem<D, A, P, K extends string = string> {
  * A target plug-in: small documented capabilities the generic runtime calls in a fixed order
  * (event → read → plan → apply → result). Nothing outside `src/targets/<name>/` names a target.
  */
-export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Client = unknown, K extends string = string> {
+/** S is what the target's stream tells it about a subject: a PersonContext for the person stream. */
+export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Client = unknown, K extends string = string, S = PersonContext> {
   name: string;
   /** The operation kinds beyond the core's this target plans, and the counters they report. */
   operations?: OperationDeclarations<K>;
+  /** The stream this target consumes (see stream.ts); the person stream when absent. */
+  stream?: string;
+  /**
+   * What this target reads from MV beyond the core person (e.g. org placement, enrolments): the
+   * runtime loads these facets with the wave's one MV query, and only these.
+   */
+  mv?(config: C): readonly MvFacet[];
   /** Validated at start; errors name the field. Must include `entitlement`. */
   config: ZodType<C & { entitlement: EntitlementRules }>;
   /** Directory attributes without which a person is skipped (the seed's "essential attributes"). */
@@ -95,19 +104,19 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
   check?(client: Client, ctx: TargetContext<C>): Promise<CheckReport>;
   close?(client: Client): Promise<void>;
   /** Pure: what the account should be; null when the person is not entitled. */
-  desired(person: PersonContext, ctx: TargetContext<C>): D | null;
+  desired(person: S, ctx: TargetContext<C>): D | null;
   /**
    * Read: what the account is. More than one match is a TerminalError naming the accounts. The
    * runtime reads a wave of people at once; a target whose system answers many keys per call
    * coalesces these reads itself (Batcher in src/lib/batching.ts).
    */
-  actual(person: PersonContext, desired: D | null, client: Client, ctx: TargetContext<C>): Promise<A>;
+  actual(person: S, desired: D | null, client: Client, ctx: TargetContext<C>): Promise<A>;
   /** Pure: operations as data. */
-  plan(desired: D | null, actual: A, person: PersonContext, ctx: TargetContext<C>): Plan<P, K>;
+  plan(desired: D | null, actual: A, person: S, ctx: TargetContext<C>): Plan<P, K>;
   /** Talks to the system; one result per operation, in order. Throws TransientError to be retried. */
-  apply(plan: Plan<P, K>, client: Client, ctx: TargetContext<C>, person: PersonContext): Promise<OperationResult[]>;
+  apply(plan: Plan<P, K>, client: Client, ctx: TargetContext<C>, person: S): Promise<OperationResult[]>;
   /** Optional: many people's plans in few calls. Results per item, per operation. */
-  applyBatch?(items: BatchItem<D, A, P, K>[], client: Client, ctx: TargetContext<C>): Promise<OperationResult[][]>;
+  applyBatch?(items: BatchItem<D, A, P, K, S>[], client: Client, ctx: TargetContext<C>): Promise<OperationResult[][]>;
 }
 
 /**
@@ -120,4 +129,4 @@ export interface TargetSimulator {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyTarget = Target<any, any, any, any, any, any>;
+export type AnyTarget = Target<any, any, any, any, any, any, any>;

@@ -26,6 +26,9 @@ export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSessio
   operations: MOODLE_OPERATIONS,
   config: MoodleConfig,
 
+  // Department from the person's org unit, courses from their enrolments: only what the config uses.
+  mv: (cfg) => [...(cfg.department ? ['orgUnits' as const] : []), ...(cfg.enrolments ? ['enrolments' as const] : [])],
+
   essential: (cfg) => [cfg.attributes.username, cfg.attributes.firstname, cfg.attributes.lastname, cfg.attributes.email],
 
   async connect({ config }) {
