@@ -45,8 +45,9 @@ describe('reads per wave', () => {
       await pool.query(`INSERT INTO ${mvSchema}.master_persons VALUES ($1, '1120:INF100:1', 'HØST', 2026, 'student')`, [id]);
       await env.addPerson({ id });
     }
-    dir = await Directory.connect(env.cfg);
-    mv = new MvReader(env.cfg.mv.url, mvSchema);
+    // No idle probes: every search and query counted is the wave's.
+    dir = await Directory.connect(env.cfg, { probeMs: false });
+    mv = new MvReader(env.cfg.mv.url, mvSchema, { probeMs: false });
     guard = new MassChangeGuard(mv.pool, env.cfg.runtime.stateSchema);
     const search = dir.client.search.bind(dir.client);
     dir.client.search = ((...a: Parameters<typeof search>) => { counts.searches++; return search(...a); }) as typeof search;
