@@ -25,7 +25,6 @@ import { streamFor } from '../streams/index.js';
 
 export interface TargetGroupOptions {
   groupId?: string;
-  /** Overrides for tests that isolate themselves. */
   /** Streams beyond the shipped ones, for a target that names one (tests plug their own). */
   streams?: AnyStream[];
   /** Overrides for tests that isolate themselves (`personChanged`: the stream's topic). */
