@@ -6,7 +6,7 @@ import { waves } from '../../src/consumers/coalesce.js';
 import { scrubSecrets } from '../../src/lib/log.js';
 import { redactChanges, scrubMessage } from '../../src/lib/redact.js';
 import type { PersonChanged } from '../../src/schemas/generated.js';
-import { TerminalError, TransientError, undeclaredOperation, type EntitlementRules, type Operation, type OperationResult, type PersonRecord } from '../../src/spi/index.js';
+import { TerminalError, TransientError, undeclaredOperation, type EntitlementRules, type Operation, type OperationResult, type PersonContext, type PersonRecord } from '../../src/spi/index.js';
 
 const rec = (attrs: Record<string, string[]>): PersonRecord => ({ dn: 'idautoID=x,ou=Accounts,dc=meta', attrs });
 const STUDENTS: EntitlementRules = { affiliations: ['student', 'employee'], roles: ['iam:guest'], request: 'moodle' };
@@ -134,11 +134,11 @@ describe('result building', () => {
   const event: PersonChanged = { eventId: 'ev-1', personId: 'p-1', changeType: 'MODIFY', changeTime: 0, runId: 'run-1', mode: 'REPROCESS', logOnly: false };
 
   it('a base result carries the event, the target and the run; a fresh id of its own', () => {
-    const a = baseResult(event, 'pgtest', Date.now());
-    const b = baseResult(event, 'pgtest', Date.now());
+    const a = baseResult(event, 'p-1', 'pgtest', Date.now());
+    const b = baseResult(event, 'p-1', 'pgtest', Date.now());
     expect(a).toMatchObject({ sourceEventId: 'ev-1', personId: 'p-1', target: 'pgtest', runId: 'run-1', mode: 'REPROCESS', logOnly: false, outcome: 'UNCHANGED', operations: [], error: null, counters: {} });
     expect(a.eventId).not.toBe(b.eventId);
-    expect(baseResult({ ...event, runId: undefined, mode: undefined, logOnly: undefined } as never, 't', 0)).toMatchObject({ runId: null, mode: 'LIVE', logOnly: false });
+    expect(baseResult({ ...event, runId: undefined, mode: undefined, logOnly: undefined } as never, 'p-1', 't', 0)).toMatchObject({ runId: null, mode: 'LIVE', logOnly: false });
   });
 
   it.each([
@@ -152,7 +152,7 @@ describe('result building', () => {
   });
 
   it('a failed result is FAILED with the error', () => {
-    expect(failedResult(event, 'pgtest', 0, new TerminalError('no', 'refused', 'mail'), [])).toMatchObject({ outcome: 'FAILED', error: { kind: 'TERMINAL', code: 'refused', field: 'mail' } });
+    expect(failedResult(event, 'p-1', 'pgtest', 0, new TerminalError('no', 'refused', 'mail'), [])).toMatchObject({ outcome: 'FAILED', error: { kind: 'TERMINAL', code: 'refused', field: 'mail' } });
   });
 
   it.each([
@@ -165,10 +165,11 @@ describe('result building', () => {
     expect(addressed({ ...event, ...over } as PersonChanged, target)).toBe(expected);
   });
 
+  const person: PersonContext = { id: 'p-1', event, record: rec({}), mv: undefined, entitled: true, provisioned: false };
   const deps = { target: { name: 'pgtest' }, sensitive: ['idautoPersonNationalID'], secrets: ['tok-123456'] } as unknown as ReconcileDeps;
   const prepared = (operations: Operation[], accountId?: string): Extract<Prepared, { kind: 'apply' }> => ({
-    kind: 'apply', event, desired: null, actual: null, started: Date.now(), plan: { operations, ...(accountId ? { accountId } : {}) },
-    person: { id: 'p-1', event, record: rec({}), mv: undefined, entitled: true, provisioned: false },
+    kind: 'apply', event, key: 'p-1', desired: null, actual: null, started: Date.now(), plan: { operations, ...(accountId ? { accountId } : {}) },
+    person,
   });
   const ops: Operation[] = [
     { kind: 'update', changes: [{ attribute: 'idautoPersonNationalID', from: '01810012345', to: '01810054321' }, { attribute: 'sn', from: 'A', to: 'B' }] },

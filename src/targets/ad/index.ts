@@ -21,6 +21,8 @@ export { AdConfig } from './config.js';
 export const target: Target<AdConfig, Desired, Actual, Payload, AdSession> = {
   name: 'ad',
   config: AdConfig,
+  // Placement in the OU tree follows the person's org unit and its parents.
+  mv: () => ['orgUnits'],
 
   essential: (cfg) => [cfg.attributes.username, cfg.attributes.givenName, cfg.attributes.sn],
 
