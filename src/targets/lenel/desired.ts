@@ -56,7 +56,7 @@ export function managedLevels(cfg: LenelConfig): Set<string> {
 function ruleMatches(rule: AccessLevelRule, person: PersonContext): boolean {
   const affiliations = new Set([...values(person.record, A.affiliations), ...values(person.record, A.affiliation), ...(person.mv?.affiliations.map((a) => a.affiliation) ?? [])]);
   const roles = new Set([...values(person.record, A.appRoles), ...(person.mv?.roles ?? [])]);
-  const units = new Set([...(person.mv?.orgUnits.map((u) => u.stedkode) ?? []), ...(person.mv?.affiliations.map((a) => a.stedkode) ?? [])]);
+  const units = new Set([...(person.mv?.orgUnits?.map((u) => u.stedkode) ?? []), ...(person.mv?.affiliations.map((a) => a.stedkode) ?? [])]);
   if (rule.affiliation !== undefined && !affiliations.has(rule.affiliation)) return false;
   if (rule.role !== undefined && !roles.has(rule.role)) return false;
   if (rule.stedkode !== undefined && !units.has(rule.stedkode)) return false;
@@ -85,6 +85,6 @@ export function desired(person: PersonContext, cfg: LenelConfig): Desired | null
   const d: Desired = { key, cardholder, levels: desiredLevels(person, cfg) };
   if (a.title) d.title = limit(person, 'TITLE', value(person, a.title), LIMITS.LOOKUP!);
   // The department: the person's own org unit as MV names it; without MV data it is left alone.
-  if (cfg.department && person.mv) d.department = limit(person, 'DEPT', person.mv.orgUnits[0]?.[cfg.department]?.trim() ?? '', LIMITS.LOOKUP!);
+  if (cfg.department && person.mv) d.department = limit(person, 'DEPT', person.mv.orgUnits?.[0]?.[cfg.department]?.trim() ?? '', LIMITS.LOOKUP!);
   return d;
 }

@@ -21,6 +21,8 @@ export const target: Target<LenelConfig, Desired, Actual, Payload, LenelSession,
   name: 'lenel',
   operations: LENEL_OPERATIONS,
   config: LenelConfig,
+  // Access levels by org unit (and the department field) follow the person's unit and its parents.
+  mv: () => ['orgUnits'],
 
   essential: (cfg) => [cfg.attributes.lastname],
 
