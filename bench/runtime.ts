@@ -78,7 +78,7 @@ async function bare(): Promise<number> {
   const resultTopic = cfg.kafka.topics.provisioningResult;
   const dir = await Directory.connect(cfg);
   const mv = new MvReader(cfg.mv.url, cfg.mv.schema);
-  const codec = new EventCodec(cfg.registry.url);
+  const codec = new EventCodec(cfg.registry);
   const producers = new Map<number, Promise<Producer>>();
   const producerFor = (partition: number) => {
     let p = producers.get(partition);
