@@ -42,31 +42,40 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
     await new Promise<void>((res) => (r.health ? r.health.close(() => res()) : res()));
     return { unfinished: left.reduce((n, l) => n + l.unfinished, 0), outage: left.some((l) => l.outage) };
   } };
-  const sources: HealthSource[] = [];
-  for (const role of await want()) {
-    if (role === 'producer') {
-      const p = new ChangelogProducer(cfg, kafka);
-      await p.start();
-      r.producer = p;
-      sources.push({ name: 'producer', ready: () => p.stats.healthy });
-    } else if (role === 'writeback') {
-      const w = new Writeback(cfg, kafka);
-      await w.start();
-      r.writeback = w;
-      sources.push({ name: 'writeback', ready: () => w.isReady(), reason: () => w.readiness() });
-    } else if (role.startsWith('target:')) {
-      const g = new TargetGroup(cfg, kafka, await getTarget(role.slice('target:'.length)));
-      await g.start();
-      r.groups.push(g);
-      sources.push(...groupHealth(role, g));
-    } else {
-      throw new Error(`unknown role ${role} (producer, writeback or target:<name>)`);
-    }
-  }
+  // Served from the first second, before any role has connected: /healthz answers while /readyz says what is still starting.
+  let starting = true;
+  const sources: HealthSource[] = [{ name: 'run', ready: () => !starting, reason: () => (starting ? 'roles connecting' : undefined) }];
   const port = opts.metricsPort ?? cfg.runtime.metricsPort;
-  r.health = await serveHealth(port, () => sources).catch((e: Error) => {
-    log.warn({ port, err: e.message }, 'metrics/health endpoint not started');
+  r.health = await serveHealth(port, () => sources, cfg.runtime.metricsHost).catch((e: Error) => {
+    log.warn({ port, host: cfg.runtime.metricsHost, err: e.message }, 'metrics/health endpoint not started');
     return undefined;
   });
+  try {
+    for (const role of await want()) {
+      if (role === 'producer') {
+        const p = new ChangelogProducer(cfg, kafka);
+        await p.start();
+        r.producer = p;
+        sources.push({ name: 'producer', ready: () => p.stats.healthy });
+      } else if (role === 'writeback') {
+        const w = new Writeback(cfg, kafka);
+        await w.start();
+        r.writeback = w;
+        sources.push({ name: 'writeback', ready: () => w.isReady(), reason: () => w.readiness() });
+      } else if (role.startsWith('target:')) {
+        const g = new TargetGroup(cfg, kafka, await getTarget(role.slice('target:'.length)));
+        await g.start();
+        r.groups.push(g);
+        sources.push(...groupHealth(role, g));
+      } else {
+        throw new Error(`unknown role ${role} (producer, writeback or target:<name>)`);
+      }
+    }
+  } catch (e) {
+    // A role that cannot start ends the process's start: the others stop, the endpoint closes.
+    await r.stop().catch(() => {});
+    throw e;
+  }
+  starting = false;
   return r;
 }

@@ -35,7 +35,7 @@ export interface HealthSource {
 }
 
 /** /metrics (Prometheus), /healthz (the process lives), /readyz (every component is connected). */
-export function serveHealth(port: number, sources: () => HealthSource[]): Promise<Server> {
+export function serveHealth(port: number, sources: () => HealthSource[], host = '127.0.0.1'): Promise<Server> {
   const server = createServer(async (req, res) => {
     if (req.url === '/metrics') {
       res.setHeader('content-type', registry.contentType);
@@ -56,6 +56,6 @@ export function serveHealth(port: number, sources: () => HealthSource[]): Promis
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
+    server.listen(port, host, () => resolve(server));
   });
 }

@@ -32,3 +32,30 @@ describe('tilgang run --role producer', () => {
     expect(await exited).toBe(0);
   }, 120_000);
 });
+
+describe('tilgang run: the health endpoint before the roles have connected', () => {
+  it('answers /healthz at once and /readyz 503 naming what is starting, while Kafka is not reachable', async () => {
+    const cfg = JSON.parse(JSON.stringify((await import('../../src/config.js')).loadConfig('tilgang.example.yaml'))) as Record<string, any>;
+    cfg.kafka.brokers = ['127.0.0.1:1']; // nothing listens: the producer cannot connect
+    const file = join(mkdtempSync(join(tmpdir(), 'tilgang-')), 'tilgang.yaml');
+    writeFileSync(file, JSON.stringify(cfg));
+    const port = 20000 + Math.floor(Math.random() * 500);
+    const child = spawn(process.execPath, ['bin/tilgang.js', '-c', file, 'run', '--role', 'producer', '--metrics-port', String(port)], {
+      env: { ...process.env, TILGANG_LOG_LEVEL: 'fatal' }, stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    try {
+      const get = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`);
+        return { status: res.status, body: await res.text() };
+      };
+      await eventually(async () => (await get('/healthz').catch(() => ({ status: 0 }))).status === 200, 60_000, '/healthz');
+      const ready = await get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toBe('not ready: run (roles connecting)\n');
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }, 120_000);
+});
