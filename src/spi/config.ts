@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 
 /** Zod fragments every target's configuration block reuses, so secrets and entitlement read alike everywhere. */
@@ -46,6 +46,26 @@ export function readSecret(s: Secret, what: string): string {
   }
   if (!resolved.includes(v)) resolved.push(v);
   return v;
+}
+
+/**
+ * A simulator's credential: the secret tilgang is configured with. A secret file that does not exist
+ * yet is created with `make()`, so a fresh checkout's `npm start` works and tilgang and the
+ * simulator agree; 'wx' keeps the file of whoever (tilgang or another simulator) wrote it first.
+ */
+export function readOrMakeSecret(s: Secret, what: string, make: () => string): string {
+  if ('file' in s) {
+    const p = resolve(s.file);
+    if (!existsSync(p)) {
+      mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
+      try {
+        writeFileSync(p, make(), { mode: 0o600, flag: 'wx' });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
+  }
+  return readSecret(s, what);
 }
 
 /** Entitlement rules, the same shape for every target: birthright (affiliations, roles) or a granted request. */

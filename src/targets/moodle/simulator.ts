@@ -3,9 +3,7 @@
  * path only when asked for; the target itself never imports it.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { readSecret, type GlobalConfig, type Secret, type TargetSimulator } from '../../spi/index.js';
+import { readOrMakeSecret, type GlobalConfig, type Secret, type TargetSimulator } from '../../spi/index.js';
 import { startMoodleSimulator } from './simulator/index.js';
 
 /** Where the token lives when the configuration names none (the local stack's secrets directory). */
@@ -17,24 +15,9 @@ function configuredBlock(global: GlobalConfig | undefined): { token: Secret; pro
   return { token: block?.token ?? { file: DEFAULT_TOKEN_FILE }, profileField: block?.heldBy?.studentIdField ?? null };
 }
 
-/**
- * The token the simulator must accept: the one tilgang is configured with. A token file that does
- * not exist yet is created with a random token (32 hex digits, as Moodle makes them), so
- * `npm start` works on a fresh checkout and tilgang and the simulator agree.
- */
+/** The token the simulator must accept: the one tilgang is configured with (32 hex digits, as Moodle makes them). */
 export function simulatorToken(secret: Secret): string {
-  if ('env' in secret) return readSecret(secret, 'targets.moodle.token');
-  const p = resolve(secret.file);
-  if (!existsSync(p)) {
-    mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
-    try {
-      // 'wx': if tilgang or another simulator wrote it first, keep theirs.
-      writeFileSync(p, randomBytes(16).toString('hex'), { mode: 0o600, flag: 'wx' });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-  }
-  return readFileSync(p, 'utf8').trim();
+  return readOrMakeSecret(secret, 'targets.moodle.token', () => randomBytes(16).toString('hex'));
 }
 
 export const simulator: TargetSimulator = {
