@@ -54,6 +54,9 @@ export class WiseflowClient {
   /** Tokens fetched, 429s waited out: for the start check's log line and the tests. */
   tokensFetched = 0;
   throttled = 0;
+  /** Requests in flight, at most one per socket: a request counted by the limiter leaves at once, not from undici's queue, bunched with others. */
+  private inFlight = 0;
+  private readonly sockets: (() => void)[] = [];
 
   constructor(private readonly o: WiseflowClientOptions) {
     const secrets = 'apiKey' in o.credentials ? [o.credentials.apiKey] : [o.credentials.clientSecret];
@@ -93,8 +96,28 @@ export class WiseflowClient {
     return { authorization: `Bearer ${this.token.value}` };
   }
 
+  private async socket(): Promise<void> {
+    if (this.inFlight < (this.o.connections ?? 8)) { this.inFlight++; return; }
+    await new Promise<void>((r) => this.sockets.push(r));
+  }
+
+  private release(): void {
+    const next = this.sockets.shift();
+    if (next) next();
+    else this.inFlight--;
+  }
+
   /** One request, under the limiter, with 401 → renew once and 429 → wait and resend. */
   async send(req: HttpRequest): Promise<{ status: number; body: unknown }> {
+    await this.socket();
+    try {
+      return await this.sendOnSocket(req);
+    } finally {
+      this.release();
+    }
+  }
+
+  private async sendOnSocket(req: HttpRequest): Promise<{ status: number; body: unknown }> {
     let renewed = false;
     let waits = 0;
     for (;;) {

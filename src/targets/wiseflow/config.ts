@@ -73,7 +73,8 @@ export const WiseflowConfig = z.object({
   /** The directory's preferred language → WISEflow's code; a value not listed leaves the language alone. */
   languages: z.record(z.string(), z.string().regex(/^[a-z]{2}(_[A-Z]{2})?$/)).default({ nb: 'nb', nn: 'nn', en: 'en' }),
   policy: policyRef,
-  connections: z.number().int().min(1).max(64).default(8),
+  /** Sockets: enough requests in flight to reach the licence's 200/s at WISEflow's response times. */
+  connections: z.number().int().min(1).max(128).default(32),
   timeoutMs: z.number().int().min(1000).default(30_000),
   simulator: simulatorSettings.optional(),
   entitlement: entitlementRules({ affiliations: ['employee', 'student', 'sensor'], request: 'wiseflow' }),
