@@ -49,7 +49,10 @@ interface Tally { applied: number; failed: number; unchanged: number; kinds: Rec
 
 async function pass(people: PersonContext[], concurrency: number, ctx: TargetContext<WiseflowConfig>, session: Awaited<ReturnType<typeof target.connect>>): Promise<Tally> {
   const t: Tally = { applied: 0, failed: 0, unchanged: 0, kinds: {} };
+  let done = 0;
+  const started = performance.now();
   await mapLimit(people, concurrency, async (p) => {
+    if (++done % 2000 === 0) process.stderr.write(`  ${done} people started after ${secs(performance.now() - started)}\n`);
     try {
       const d = target.desired(p, ctx);
       const a = await target.actual(p, d, session, ctx);

@@ -44,10 +44,11 @@ export class WiseflowSession {
       if (!page.pagination || offset + PAGE >= page.pagination.total || !page.data.length) break;
     }
     const out = new Map<string, WiseflowUser[]>();
+    const asked = new Set(keys);
     for (const u of users) {
       for (const d of u.dataTypes) {
         const k = keyOf(d);
-        if (keys.includes(k)) out.set(k, [...(out.get(k) ?? []), u]);
+        if (asked.has(k)) out.set(k, [...(out.get(k) ?? []), u]);
       }
     }
     return out;

@@ -204,7 +204,9 @@ export class Licence {
 
   /** POST /users/search: users holding any of the pairs. */
   search(pairs: { id: number; value: string }[]): UserRec[] {
-    return this.data.users.filter((u) => pairs.some((p) => u.userData.some((d) => d.userDataTypeId === p.id && d.value === String(p.value))));
+    // One pass over the users, whatever the number of pairs (a bench searches 10,000 users 50 values at a time).
+    const wanted = new Set(pairs.map((p) => `${p.id}\u0000${String(p.value)}`));
+    return this.data.users.filter((u) => u.userData.some((d) => wanted.has(`${d.userDataTypeId}\u0000${d.value}`)));
   }
 
   /** PUT /users/{id}: the five fields, all required. */
