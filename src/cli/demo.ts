@@ -19,11 +19,15 @@ async function hasPeople(cfg: Config): Promise<boolean> {
   }
 }
 
-/** What the demo reports: the producer's events, each target's results and dead letters, the writeback's writes. */
+/**
+ * What the demo reports: the producer's events, each target's results and dead letters, the
+ * writeback's writes. Not the cookie: it moves with every write to the directory, also the ones
+ * the producer passes over (the writeback's own, other subtrees), and would reprint the line.
+ */
 export function statusLine(r: Pick<Running, 'producer' | 'groups' | 'writeback'>): string {
   const p = r.producer?.stats;
   const groups = r.groups.map((g) => `${g.target.name}: ${g.counts.results} results, ${g.counts.dlq} dead-lettered`).join('; ');
-  return `producer: ${p?.published ?? 0} events (cookie ${p?.cookie ?? '-'}); ${groups || 'no target groups'}; writeback: ${r.writeback?.counts.writes ?? 0} status writes`;
+  return `producer: ${p?.published ?? 0} events; ${groups || 'no target groups'}; writeback: ${r.writeback?.counts.writes ?? 0} status writes`;
 }
 
 /** A check to call as often as wanted: it prints the line only when it differs from the last one printed. */
