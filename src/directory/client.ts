@@ -6,6 +6,7 @@ import { directoryTlsOptions } from '../lib/tls.js';
 import { and, anyOf, eq, escapeFilterValue, present, type Filter } from '../lib/ldap/filter.js';
 import { first, values, type PersonRecord } from '../spi/person.js';
 import { A, PERSON_OBJECT_CLASS } from './attributes.js';
+import { isNetworkCode } from '../lib/network.js';
 
 // The record's shape and readers are part of the target contract; the directory produces them.
 export { first, values, type PersonRecord };
@@ -39,15 +40,13 @@ export class DirectoryUnavailableError extends DirectoryError {
   }
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
-
 /** ldapts reports a lost or refused connection as a plain Error; an answer from the server is a ResultCodeError. */
 function unavailable(e: unknown, what: string): DirectoryUnavailableError | undefined {
   if (e instanceof DirectoryUnavailableError) return e;
   if (e instanceof BusyError || e instanceof UnavailableError) return new DirectoryUnavailableError(`${what}: the directory is busy or unavailable (${e.message})`);
   if (e instanceof ResultCodeError || !(e instanceof Error)) return undefined;
   const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && NETWORK_CODES.has(code)) return new DirectoryUnavailableError(`${what}: cannot reach the directory (${code})`, code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECONNRESET');
+  if (isNetworkCode(code)) return new DirectoryUnavailableError(`${what}: cannot reach the directory (${code})`, code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECONNRESET');
   if (/timed? ?out/i.test(e.message)) return new DirectoryUnavailableError(`${what}: the directory did not answer in time`, 'ETIMEDOUT');
   if (/connection|socket/i.test(e.message)) return new DirectoryUnavailableError(`${what}: the directory connection was lost (${e.message.split('\n')[0]})`);
   return undefined;

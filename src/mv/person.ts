@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { DependencyHealth, every } from '../lib/health.js';
 import { pgSsl } from '../lib/tls.js';
 import { facetColumn, MV_FACETS, normaliseFacets, type MvFacet } from './facets.js';
+import { isNetworkCode } from '../lib/network.js';
 
 export { MV_FACETS, type MvFacet } from './facets.js';
 
@@ -58,8 +59,6 @@ export class MvUnavailableError extends Error {
   }
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
-
 /**
  * A failure that says nothing about the query: the network, a timeout, or the server's
  * connection (SQLSTATE class 08), operator (57: shut down, statement timeout) or resource (53)
@@ -69,7 +68,7 @@ function unavailable(e: unknown, what: string): MvUnavailableError | undefined {
   if (e instanceof MvUnavailableError) return e;
   if (!(e instanceof Error)) return undefined;
   const code = String((e as { code?: unknown }).code ?? '');
-  if (NETWORK_CODES.has(code)) return new MvUnavailableError(`${what}: cannot reach MV (${code})`, code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECONNRESET');
+  if (isNetworkCode(code)) return new MvUnavailableError(`${what}: cannot reach MV (${code})`, code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECONNRESET');
   if (code === '57014' || /timeout/i.test(e.message)) return new MvUnavailableError(`${what}: MV did not answer in time`, 'ETIMEDOUT');
   if (/^(08|57|53)/.test(code)) return new MvUnavailableError(`${what}: MV is unavailable (SQLSTATE ${code})`);
   if (!/^[0-9A-Z]{5}$/.test(code) && /connect|terminat|socket|closed/i.test(e.message)) return new MvUnavailableError(`${what}: the MV connection was lost (${e.message.split('\n')[0]})`);
