@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TargetGroup } from '../../src/consumers/target-group.js';
-import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import { Collector, decodeResults, testEnv, type TestEnv } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
+import { publishReprocess } from '../support/pipeline.js';
 
 describe('a target worker killed between apply and commit', () => {
   let env: TestEnv;
@@ -22,11 +22,7 @@ describe('a target worker killed between apply and commit', () => {
     ({ pool, schema } = accounts);
     const people = [];
     for (let i = 0; i < 10; i++) people.push(await env.addPerson({}));
-    const runId = newRunId();
-    const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.${env.id}`);
-    await pub.connect();
-    await pub.send(people.map((p) => runEvent(p.id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' })));
-    await pub.disconnect();
+    const runId = await publishReprocess(env, people.map((p) => p.id));
     const groupId = `tilgang.pgtest.${env.id}`;
 
     const lines: string[] = [];

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import { Collector, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { pgAccounts } from '../support/pg-target.js';
+import { publishReprocess } from '../support/pipeline.js';
 
 /** A worker process of the group (test/support/group-child.ts), its stdout lines collected. */
 function worker(env: TestEnv, groupId: string, mode: 'stall' | 'plain', tune: (cfg: TestEnv['cfg']) => void = () => {}) {
@@ -45,11 +45,7 @@ describe('a worker stalled past the session timeout while another takes its part
       const stalled = worker(env, groupId, 'stall', (cfg) => { cfg.runtime.concurrency = 1; cfg.runtime.partitionsConcurrently = 1; });
       children.push(stalled);
       await stalled.saw('started');
-      const runId = newRunId();
-      const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.${env.id}`);
-      await pub.connect();
-      await pub.send(people.map((p) => runEvent(p.id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' })));
-      await pub.disconnect();
+      const runId = await publishReprocess(env, people.map((p) => p.id));
 
       // The stalled worker has applied effects and waits inside apply; stop it so it misses its heartbeats.
       await stalled.saw('applied');

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { TargetGroup } from '../../src/consumers/target-group.js';
-import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import type { AnyTarget } from '../../src/spi/index.js';
 import { Collector, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
+import { publishReprocess } from '../support/pipeline.js';
 
 /** The test target, each read taking half a second and each apply seven: one call outlasts the session. */
 const slow: AnyTarget = {
@@ -35,11 +35,7 @@ describe('a target whose every call takes seconds, with a short session timeout'
     await group.start();
     const results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
     try {
-      const runId = newRunId();
-      const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.${env.id}`);
-      await pub.connect();
-      await pub.send(people.map((p) => runEvent(p.id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' })));
-      await pub.disconnect();
+      const runId = await publishReprocess(env, people.map((p) => p.id));
       const started = Date.now();
       const mine = async () => (await decodeResults(env, results.messages)).filter((r) => r.runId === runId);
       // Each apply (7 s) outlasts the 6 s session; a partition's chunk (about 4 people, 2 at a time) twice over.

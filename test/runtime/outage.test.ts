@@ -2,10 +2,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readDeadLetters } from '../../src/consumers/dlq.js';
 import { TargetGroup } from '../../src/consumers/target-group.js';
 import { registry } from '../../src/lib/metrics.js';
-import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import type { AnyTarget } from '../../src/spi/index.js';
 import { Collector, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
+import { publishReprocess } from '../support/pipeline.js';
 
 // How long the target refuses every call. The normal suite uses 75 s; TILGANG_OUTAGE_MS=180000 runs the 3-minute version.
 const OUTAGE_MS = Number(process.env.TILGANG_OUTAGE_MS ?? 75_000);
@@ -52,11 +52,7 @@ describe('a target that refuses every call for minutes in the middle of a reconc
     await group.start();
     const results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
     try {
-      const runId = newRunId();
-      const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.${env.id}`);
-      await pub.connect();
-      await pub.send(people.map((p) => runEvent(p.id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' })));
-      await pub.disconnect();
+      const runId = await publishReprocess(env, people.map((p) => p.id));
       const mine = async () => (await decodeResults(env, results.messages)).filter((r) => r.runId === runId);
 
       // In the middle of the run, the target goes away.

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readDeadLetters } from '../../src/consumers/dlq.js';
 import { TargetGroup } from '../../src/consumers/target-group.js';
-import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import { Collector, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
 import { CuttableProxy } from '../support/proxy.js';
+import { publishReprocess } from '../support/pipeline.js';
 
 describe('the schema registry cannot be reached while a target group runs', () => {
   let env: TestEnv;
@@ -42,11 +42,7 @@ describe('the schema registry cannot be reached while a target group runs', () =
     try {
       // The registry goes away under the running group; then the events come.
       await proxy.cut();
-      const runId = newRunId();
-      const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.${env.id}`);
-      await pub.connect();
-      await pub.send(people.map((p) => runEvent(p.id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' })));
-      await pub.disconnect();
+      const runId = await publishReprocess(env, people.map((p) => p.id));
       const garbageKey = `garbage-${env.id}`;
       const raw = env.kafka.producer();
       await raw.connect();

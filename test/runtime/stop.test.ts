@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import { TargetGroup } from '../../src/consumers/target-group.js';
 import { ensureTopicsOn } from '../../src/lib/kafka.js';
 import { Collector, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
+import { publishReprocess } from '../support/pipeline.js';
 
 describe('SIGTERM while a worker waits to retry', () => {
   let env: TestEnv;
@@ -29,11 +29,7 @@ describe('SIGTERM while a worker waits to retry', () => {
     const groupId = `tilgang.pgtest.${env.id}`;
     const results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
     try {
-      const runId = newRunId();
-      const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.${env.id}`);
-      await pub.connect();
-      await pub.send(people.map((p) => runEvent(p.id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' })));
-      await pub.disconnect();
+      const runId = await publishReprocess(env, people.map((p) => p.id));
 
       const lines: string[] = [];
       const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/group-child.ts'], {

@@ -3,6 +3,7 @@ import type { AnyTarget } from '../../src/spi/index.js';
 import { Writeback } from '../../src/consumers/writeback.js';
 import { ChangelogProducer } from '../../src/producers/changelog-producer.js';
 import type { ProvisioningResult } from '../../src/schemas/generated.js';
+import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import { randomUUID } from 'node:crypto';
 import { ResilientConsumer, type Kafka } from '../../src/lib/kafka.js';
 import { Collector, decodeResults, eventually, type TestEnv } from './env.js';
@@ -78,4 +79,14 @@ export async function startPipeline(env: TestEnv, target: AnyTarget, group: Targ
       await producer.stop();
     },
   };
+}
+
+/** Publishes a REPROCESS run of these people, as `tilgang sync` would, and returns its run id. */
+export async function publishReprocess(env: TestEnv, ids: string[]): Promise<string> {
+  const runId = newRunId();
+  const pub = new PersonEventPublisher(env.kafka, env.cfg, `test.${env.id}`);
+  await pub.connect();
+  await pub.send(ids.map((id) => runEvent(id, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' })));
+  await pub.disconnect();
+  return runId;
 }
