@@ -106,7 +106,10 @@ export class ChangelogProducer {
       try {
         if (fresh) {
           // After any failure the committed cookie is the truth: a commit whose answer was lost
-          // may have happened or not, and only reading the state topic back can tell.
+          // may have happened or not, and only reading the state topic back can tell. It can tell
+          // only once the transactional id is initialised again (that finishes the lost commit or
+          // aborts it): read before, the cookie may be older than events already committed.
+          await this.publisher.connect();
           state = await this.store.load();
           this.log.debug({ cookie: state?.cookie }, 'committed cookie read');
           const { dir, reader } = await this.connectDirectory();
@@ -149,9 +152,8 @@ export class ChangelogProducer {
    */
   private async renewPublisher(): Promise<void> {
     await this.publisher.disconnect();
+    // Connected (and its id initialised) by the next cycle, before it reads the cookie.
     this.publisher = new PersonEventPublisher(this.kafka, this.cfg, `tilgang.producer.${this.name}`);
-    await this.publisher.connect().catch((e: Error) => this.log.warn({ err: e.message }, 'Kafka not reachable yet'));
-    this.log.debug('transactional producer renewed');
   }
 
   /**

@@ -62,9 +62,21 @@ export class PersonEventPublisher {
     this.topic = topic;
   }
 
+  private initialised = false;
+
+  /**
+   * Connects and initialises the transactional id. kafkajs sends InitProducerId only with the
+   * first transaction, not on connect; an empty transaction sends it now, which aborts a
+   * predecessor's open transaction or waits until its commit is complete. Until then the
+   * predecessor's last events and cookie may be committed but not yet readable.
+   */
   async connect(): Promise<void> {
+    if (this.initialised) return;
     await this.producer.connect();
+    const t = await this.producer.transaction();
+    await t.abort();
     await this.codec.prepare('PersonChanged', this.topic);
+    this.initialised = true;
   }
 
   async disconnect(): Promise<void> {
