@@ -203,15 +203,21 @@ program.command('config').description('the configuration').command('reference').
     process.stdout.write(await configReference());
   });
 
-program.command('explain').description('what each enabled target would do for one person now (changes nothing)')
-  .addOption(new Option('--key-field <field>', 'which identifier --key-value is').choices(Object.keys(KEY_FIELDS)).default('username'))
-  .requiredOption('--key-value <value>', 'the person\'s identifier')
+program.command('explain').description('what each enabled target would do for one person now, and why (changes nothing)')
+  .argument('[key]', 'the person\'s identifier (or --key-value)')
+  .addOption(new Option('--key-field <field>', 'which identifier the key is').choices(Object.keys(KEY_FIELDS)).default('username'))
+  .option('--key-value <value>', 'the person\'s identifier')
   .option('--target <name...>', 'these targets only')
-  .action(async (o: { keyField: KeyField; keyValue: string; target?: string[] }) => {
+  .option('--json', 'the whole explanation as JSON, for scripts')
+  .action(async (key: string | undefined, o: { keyField: KeyField; keyValue?: string; target?: string[]; json?: boolean }) => {
+    const value = key ?? o.keyValue;
+    if (!value) throw new UsageError('explain needs the person\'s identifier: tilgang explain <key> [--key-field username|uh-username|idautoID]');
     const cfg = await config();
     if (o.target) requireTargets(cfg, o.target, { enabledOnly: true });
     const targets = (await enabledTargets(cfg.targets)).filter((t) => !o.target || o.target.includes(t.name));
-    console.log(formatExplain(await explain(cfg, targets, o.keyField, o.keyValue)));
+    const x = await explain(cfg, targets, o.keyField, value);
+    console.log(o.json ? JSON.stringify(x, null, 2) : formatExplain(x));
+    if (x.duplicate) process.exitCode = 2;
   });
 
 program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {

@@ -1,18 +1,41 @@
 import { A } from '../directory/attributes.js';
 import { values, type EntitlementRules, type PersonRecord } from '../spi/index.js';
 
+/** Whether a person is entitled to a target's account, and the rule that decided it, in words. */
+export interface EntitlementDecision {
+  entitled: boolean;
+  /** The rule that matched ("affiliation student is in employee, student"), or why none did. */
+  rule: string;
+}
+
+const list = (xs: readonly string[]) => (xs.length ? xs.join(', ') : 'none');
+
 /**
  * Birthright (an affiliation or business role the rules name) or a granted request; a disabled
- * person (idautoDisabled TRUE) has no birthright, as when someone leaves.
+ * person (idautoDisabled TRUE) has no birthright, as when someone leaves. Says which rule matched,
+ * or why none did, for `tilgang explain` and the orphan check.
  */
-export function isEntitled(p: PersonRecord, rules: EntitlementRules): boolean {
+export function entitlementDecision(p: PersonRecord, rules: EntitlementRules): EntitlementDecision {
   const req = rules.request?.toLowerCase();
-  if (req && values(p, A.requests).some((v) => v.toLowerCase() === req || v.toLowerCase().startsWith(`${req}:`))) return true;
-  if (values(p, A.disabled)[0]?.toUpperCase() === 'TRUE') return false;
-  const affs = new Set([...values(p, A.affiliation), ...values(p, A.affiliations)].map((v) => v.toLowerCase()));
-  if (rules.affiliations.some((a) => affs.has(a.toLowerCase()))) return true;
-  const roles = new Set(values(p, A.appRoles).map((v) => v.toLowerCase()));
-  return rules.roles.some((r) => roles.has(r.toLowerCase()));
+  const granted = req ? values(p, A.requests).find((v) => v.toLowerCase() === req || v.toLowerCase().startsWith(`${req}:`)) : undefined;
+  if (granted) return { entitled: true, rule: `request ${granted} is granted (${A.requests})` };
+  const noRequest = rules.request ? `; no request ${rules.request} granted` : '';
+  if (values(p, A.disabled)[0]?.toUpperCase() === 'TRUE') return { entitled: false, rule: `${A.disabled} is TRUE: no birthright${noRequest}` };
+  const affs = [...new Set([...values(p, A.affiliation), ...values(p, A.affiliations)].map((v) => v.toLowerCase()))];
+  const aff = rules.affiliations.find((a) => affs.includes(a.toLowerCase()));
+  if (aff) return { entitled: true, rule: `affiliation ${aff.toLowerCase()} is in ${list(rules.affiliations)}` };
+  const roles = values(p, A.appRoles).map((v) => v.toLowerCase());
+  const role = rules.roles.find((r) => roles.includes(r.toLowerCase()));
+  if (role) return { entitled: true, rule: `role ${role} is in ${list(rules.roles)}` };
+  const why = [
+    affs.length ? `affiliation ${affs.join(', ')} is not in ${list(rules.affiliations)}` : `no affiliation (rules: ${list(rules.affiliations)})`,
+    ...(rules.roles.length ? [roles.length ? `role ${roles.join(', ')} is not in ${list(rules.roles)}` : `no role of ${list(rules.roles)}`] : []),
+  ];
+  return { entitled: false, rule: why.join('; ') + noRequest };
+}
+
+export function isEntitled(p: PersonRecord, rules: EntitlementRules): boolean {
+  return entitlementDecision(p, rules).entitled;
 }
 
 export function isProvisioned(p: PersonRecord, target: string): boolean {

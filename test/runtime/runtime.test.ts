@@ -274,7 +274,7 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     await pool.query(`DELETE FROM ${schema}.accounts WHERE person_id = $1`, [p.id]);
     const x = await explain(env.cfg, [pgTarget], 'username', p.username);
     expect(x.personId).toBe(p.id);
-    expect(x.results).toEqual([expect.objectContaining({ target: 'pgtest', outcome: 'PLANNED', entitled: true })]);
+    expect(x.targets.map((t) => t.result)).toEqual([expect.objectContaining({ target: 'pgtest', outcome: 'PLANNED', entitled: true })]);
     const text = formatExplain(x);
     expect(text).toContain(`person ${p.id} (${p.username})`);
     expect(text).toMatch(/pgtest: would change \(entitled\)\n {4}create\n {6}username: ∅ → /);
