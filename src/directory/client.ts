@@ -3,6 +3,7 @@ import { Attribute, BusyError, Change, Client, ResultCodeError, UnavailableError
 import { readSecret, type Config } from '../config.js';
 import { DependencyHealth, every, withDeadline } from '../lib/health.js';
 import { directoryTlsOptions } from '../lib/tls.js';
+import { describeLdapError, nameResultCode } from '../lib/ldap/result-codes.js';
 import { and, anyOf, eq, escapeFilterValue, present, type Filter } from '../lib/ldap/filter.js';
 import { first, values, type PersonRecord } from '../spi/person.js';
 import { A, PERSON_OBJECT_CLASS } from './attributes.js';
@@ -94,7 +95,7 @@ export class Directory {
       await withDeadline((async () => { if (tls.startTls) await client.startTLS({ ...tls.startTls }); await client.bind(bindDn, password); })(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
     } catch (e) {
       await client.unbind().catch(() => {});
-      throw new DirectoryError(`cannot bind to the directory at ${d.url} as ${bindDn}: ${(e as Error).message}`);
+      throw new DirectoryError(`cannot bind to the directory at ${d.url} as ${bindDn}: ${describeLdapError(e)}`);
     }
     const dir = new Directory(client, opts.peopleDn ?? d.peopleDn, d.accesslogDn, bindDn, password, timeoutMs, tls.startTls);
     if (opts.probeMs !== false) dir.probe = every(opts.probeMs ?? 2_000, () => dir.ping());
@@ -134,7 +135,8 @@ export class Directory {
   /** The error to throw for a failed call: a lost directory as DirectoryUnavailableError, reported to `health`. */
   private reported(e: unknown, what: string): unknown {
     const u = unavailable(e, what);
-    if (!u) return e;
+    // An answer from the directory: its result code by name (`insufficientAccessRights (50)`), not `Code: 0x32`.
+    if (!u) return nameResultCode(e);
     this.health.markDown(u.message);
     return u;
   }

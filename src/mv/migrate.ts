@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { child } from '../lib/log.js';
 
@@ -64,9 +65,9 @@ const pgCode = (e: unknown): string | undefined => (e as { code?: string }).code
  * Creates the database when missing, through the `postgres` maintenance database. Tries the database
  * itself first, so an account that may not connect to `postgres` works against an existing MV.
  */
-export async function ensureDatabase(url: string): Promise<void> {
+export async function ensureDatabase(url: string, ssl: false | ConnectionOptions = false): Promise<void> {
   const db = databaseOf(url);
-  const probe = new pg.Client({ connectionString: url });
+  const probe = new pg.Client({ connectionString: url, ssl });
   try {
     await probe.connect();
     return;
@@ -76,7 +77,7 @@ export async function ensureDatabase(url: string): Promise<void> {
   } finally {
     await probe.end().catch(() => undefined);
   }
-  const admin = new pg.Client({ connectionString: withDatabase(url, 'postgres') });
+  const admin = new pg.Client({ connectionString: withDatabase(url, 'postgres'), ssl });
   await admin.connect();
   try {
     const r = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
@@ -100,11 +101,11 @@ export async function ensureDatabase(url: string): Promise<void> {
  * A session advisory lock (per schema) makes concurrent callers wait for each other instead of
  * racing. Refuses to continue when an applied migration's file has since been edited.
  */
-export async function migrate(url: string, schema: string): Promise<void> {
+export async function migrate(url: string, schema: string, ssl: false | ConnectionOptions = false): Promise<void> {
   const q = quoteSchema(schema);
   const migrations = listMigrations();
-  await ensureDatabase(url);
-  const client = new pg.Client({ connectionString: url });
+  await ensureDatabase(url, ssl);
+  const client = new pg.Client({ connectionString: url, ssl });
   await client.connect();
   try {
     // Two 32-bit keys: a fixed namespace for tilgang's migrations, and the schema.

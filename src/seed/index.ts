@@ -8,6 +8,7 @@ import { child } from '../lib/log.js';
 import { personEntry } from './entry.js';
 import { addEntries, clearPeople, ensurePeopleDn, type DirectoryTarget } from './load-directory.js';
 import { loadMv, mvRowCount } from './load-mv.js';
+import { pgSsl } from '../lib/tls.js';
 import { AFFILIATIONS, generateUniversity, type Affiliation, type BadRecord } from './university.js';
 
 export { generateUniversity, semesterOf, nextSemester, BAD_RECORD_PLAN, INSTITUTION, MAIL_DOMAIN, STUDENT_MAIL_DOMAIN } from './university.js';
@@ -87,7 +88,7 @@ export async function runSeed(cfg: Config, opts: SeedOptions): Promise<SeedSumma
 
   try {
     const mvBar = bars?.create(mvRowCount(uni), 0, { task: 'MV rows         ', unit: 'rows' });
-    const mv = await loadMv(cfg.mv.url, cfg.mv.schema, uni, { onRows: (n) => mvBar?.increment(n) });
+    const mv = await loadMv(cfg.mv.url, cfg.mv.schema, uni, { onRows: (n) => mvBar?.increment(n), ssl: pgSsl(cfg.mv) });
     log.info({ schema: cfg.mv.schema, rows: mv.rows, ms: Math.round(mv.ms) }, 'sample university loaded into MV');
 
     let ldapDeleteMs = 0;

@@ -3,6 +3,7 @@
  * transaction (readers see the old university or the new one, never half of it), with batched
  * `INSERT … SELECT FROM unnest(…)` statements — one round trip per few thousand rows.
  */
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { migrate, quoteSchema } from '../mv/migrate.js';
 import type { University } from './university.js';
@@ -39,10 +40,10 @@ export function mvRowCount(u: University): number {
     + u.persons.reduce((s, p) => s + p.affiliationRecords.length + p.roles.length, 0);
 }
 
-export async function loadMv(url: string, schema: string, u: University, opts: { onRows?: (n: number) => void } = {}): Promise<MvLoadResult> {
+export async function loadMv(url: string, schema: string, u: University, opts: { onRows?: (n: number) => void; ssl?: false | ConnectionOptions } = {}): Promise<MvLoadResult> {
   const t0 = performance.now();
-  await migrate(url, schema);
-  const client = new pg.Client({ connectionString: url });
+  await migrate(url, schema, opts.ssl);
+  const client = new pg.Client({ connectionString: url, ssl: opts.ssl ?? false });
   await client.connect();
   try {
     await client.query('BEGIN');

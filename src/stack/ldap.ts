@@ -126,7 +126,7 @@ async function answers(): Promise<boolean> {
 }
 
 /** The skeleton of the tree: the suffix, the people and services containers, tilgang's own account. */
-function baseEntries(tilgangPassword: string): { dn: string; attrs: Record<string, string | string[]> }[] {
+export function baseEntries(tilgangPassword: string): { dn: string; attrs: Record<string, string | string[]> }[] {
   return [
     { dn: SUFFIX, attrs: { objectClass: ['top', 'dcObject', 'organization'], dc: 'meta', o: 'meta' } },
     { dn: PEOPLE_DN, attrs: { objectClass: ['top', 'organizationalUnit'], ou: 'Accounts' } },

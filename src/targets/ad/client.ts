@@ -9,6 +9,7 @@ import {
   UnwillingToPerformError, type Entry,
 } from 'ldapts';
 import { readSecret, TerminalError, TransientError, isTransient } from '../../spi/index.js';
+import { describeLdapError } from '../../lib/ldap/result-codes.js';
 import type { AdConfig } from './config.js';
 
 /** A few LDAPS connections used in turn; ldapts multiplexes requests on each. A dropped one binds again. */
@@ -54,9 +55,9 @@ export function strings(e: Entry, attr: string): string[] {
   return arr.map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
 }
 
-/** AD's own words after its hex code (`0000052D: Constraint violation - …`), without DSIDs. */
+/** The result code by name, then AD's own words (`constraintViolation (19): 0000052D: Constraint violation - …`). */
 function adMessage(e: unknown): string {
-  return String((e as Error)?.message ?? e).replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();
+  return describeLdapError(e);
 }
 
 /**
