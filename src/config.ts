@@ -73,6 +73,10 @@ export const ConfigSchema = z.object({
       }).strict()).default({}),
     }).strict().prefault({}),
   }).strict().prefault({}),
+  history: z.object({
+    retentionDays: z.number().int().min(1).default(365).describe('How long the results store keeps each provisioning result (and each run), in days.'),
+    groupId: z.string().min(1).default('tilgang.history').describe('The consumer group that writes provisioning.result into the results store.'),
+  }).strict().prefault({}).describe('The results store: every provisioning.result as a row in PostgreSQL (the runtime\'s state schema), read by `tilgang history`, `report` and `status`.'),
   targets: z.record(z.string(), z.unknown()).default({}).describe('Per-target settings; each target validates its own block with its own schema.'),
 }).strict();
 

@@ -2,18 +2,21 @@ import type { Server } from 'node:http';
 import type { Config } from './config.js';
 import { TargetGroup } from './consumers/target-group.js';
 import { Writeback } from './consumers/writeback.js';
+import { ResultsRecorder } from './history/recorder.js';
 import { makeKafka } from './lib/kafka.js';
 import { log } from './lib/log.js';
 import { serveHealth, type HealthSource } from './lib/metrics.js';
 import { ChangelogProducer } from './producers/changelog-producer.js';
 import { enabledTargets, getTarget } from './targets/index.js';
 
-export type Role = 'producer' | 'writeback' | `target:${string}`;
+export type Role = 'producer' | 'writeback' | 'history' | `target:${string}`;
 
 export interface Running {
   producer?: ChangelogProducer;
   groups: TargetGroup[];
   writeback?: Writeback;
+  /** The results store's writer (the `history` role). */
+  history?: ResultsRecorder;
   health?: Server;
   /** Stops every role; says how many events in flight the target groups left uncommitted, and whether one waited out an outage. */
   stop(): Promise<{ unfinished: number; outage: boolean }>;
@@ -25,7 +28,7 @@ export function groupHealth(role: string, g: TargetGroup): HealthSource[] {
 }
 
 /**
- * `tilgang run`: the producer, every enabled target's group and the writeback in one process,
+ * `tilgang run`: the producer, every enabled target's group, the writeback and the results store in one process,
  * or one of them (`--role`), so several processes on several machines share the groups.
  */
 export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { metricsPort?: number } = {}): Promise<Running> {
@@ -33,12 +36,13 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
   const want = async (): Promise<Role[]> => {
     if (roles !== 'all') return roles;
     const targets = await enabledTargets(cfg.targets);
-    return ['producer', ...targets.map((t) => `target:${t.name}` as Role), 'writeback'];
+    return ['producer', ...targets.map((t) => `target:${t.name}` as Role), 'writeback', 'history'];
   };
   const r: Running = { groups: [], async stop() {
     const left = await Promise.all(r.groups.map((g) => g.stop()));
     await r.producer?.stop();
     await r.writeback?.stop();
+    await r.history?.stop();
     await new Promise<void>((res) => (r.health ? r.health.close(() => res()) : res()));
     return { unfinished: left.reduce((n, l) => n + l.unfinished, 0), outage: left.some((l) => l.outage) };
   } };
@@ -62,13 +66,18 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
         await w.start();
         r.writeback = w;
         sources.push({ name: 'writeback', ready: () => w.isReady(), reason: () => w.readiness() });
+      } else if (role === 'history') {
+        const h = new ResultsRecorder(cfg, kafka);
+        await h.start();
+        r.history = h;
+        sources.push({ name: 'history', ready: () => h.isReady(), reason: () => h.readiness() });
       } else if (role.startsWith('target:')) {
         const g = new TargetGroup(cfg, kafka, await getTarget(role.slice('target:'.length)));
         await g.start();
         r.groups.push(g);
         sources.push(...groupHealth(role, g));
       } else {
-        throw new Error(`unknown role ${role} (producer, writeback or target:<name>)`);
+        throw new Error(`unknown role ${role} (producer, writeback, history or target:<name>)`);
       }
     }
   } catch (e) {

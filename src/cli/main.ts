@@ -15,6 +15,8 @@ import { enabledTargets, getTarget, loadSimulator } from '../targets/index.js';
 import { explain, formatExplain } from '../consumers/explain.js';
 import { checkedConfig, requireTargets, runWasPublished, UsageError } from './checks.js';
 import { runDemo } from './demo.js';
+import { HistoryStore } from '../history/store.js';
+import { formatHistory, parseSince, personHistory } from '../history/query.js';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -100,12 +102,12 @@ program.command('sync').description('publish events for chosen people: one (--ke
   });
 
 program.command('run').description('run the producer, every enabled target group and the writeback (or one role)')
-  .option('--role <role...>', 'producer | writeback | target:<name>')
+  .option('--role <role...>', 'producer | writeback | history | target:<name>')
   .option('--metrics-port <port>', '/metrics, /healthz, /readyz', int)
   .action(async (o: { role?: Role[]; metricsPort?: number }) => {
     const cfg = await config();
-    const bad = (o.role ?? []).filter((r) => r !== 'producer' && r !== 'writeback' && !r.startsWith('target:'));
-    if (bad.length) throw new UsageError(`unknown role ${bad.join(', ')} (producer, writeback or target:<name>)`);
+    const bad = (o.role ?? []).filter((r) => r !== 'producer' && r !== 'writeback' && r !== 'history' && !r.startsWith('target:'));
+    if (bad.length) throw new UsageError(`unknown role ${bad.join(', ')} (producer, writeback, history or target:<name>)`);
     const named = (o.role ?? []).filter((r) => r.startsWith('target:')).map((r) => r.slice('target:'.length));
     requireTargets(cfg, named, { enabledOnly: true });
     const r = await startRoles(cfg, o.role ?? 'all', { metricsPort: o.metricsPort });
@@ -218,6 +220,30 @@ program.command('explain').description('what each enabled target would do for on
     const x = await explain(cfg, targets, o.keyField, value);
     console.log(o.json ? JSON.stringify(x, null, 2) : formatExplain(x));
     if (x.duplicate) process.exitCode = 2;
+  });
+
+program.command('history').argument('<key>', 'the person: a username, or what --key-field names').description('what happened to one person, when, why and with what error (the results store)')
+  .addOption(new Option('--key-field <field>', 'which identifier <key> is').choices(Object.keys(KEY_FIELDS)).default('username'))
+  .option('--target <name>', 'this target only')
+  .option('--since <when>', 'an ISO time, or a duration back from now (90m, 12h, 7d)')
+  .option('--limit <n>', 'at most this many results, newest first', int, 200)
+  .option('--json', 'the results as JSON')
+  .action(async (key: string, o: { keyField: KeyField; target?: string; since?: string; limit: number; json?: boolean }) => {
+    const cfg = await config();
+    if (o.target) requireTargets(cfg, [o.target]);
+    let since: Date | undefined;
+    try {
+      since = o.since ? parseSince(o.since) : undefined;
+    } catch (e) {
+      throw new UsageError(`--since: ${(e as Error).message}`);
+    }
+    const store = new HistoryStore(cfg, { max: 2 });
+    try {
+      const h = await personHistory(cfg, store, o.keyField, key, { target: o.target, since, limit: o.limit });
+      console.log(o.json ? JSON.stringify(h, null, 2) : formatHistory(h));
+    } finally {
+      await store.close();
+    }
   });
 
 program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {

@@ -21,6 +21,7 @@ export const metrics = {
     labelNames: ['target', 'dependency'], registers: [registry],
   }),
   lag: new client.Gauge({ name: 'tilgang_consumer_lag', help: 'messages behind the end of the partition', labelNames: ['group', 'partition'], registers: [registry] }),
+  historyRecorded: counter('tilgang_history_recorded_total', 'provisioning results written into the results store', []),
   applySeconds: new client.Histogram({
     name: 'tilgang_apply_seconds', help: 'time to apply one person\'s plan (or their share of a batch)', labelNames: ['target'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],

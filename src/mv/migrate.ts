@@ -95,31 +95,43 @@ export async function ensureDatabase(url: string, ssl: false | ConnectionOptions
   }
 }
 
+/** Another set of migrations than MV's (the results store's), in a schema of its own choosing. */
+export interface MigrateOptions {
+  /** The folder of numbered SQL files (default: MV's). */
+  dir?: string;
+  /** The table in the schema that records which were applied (default schema_migrations). */
+  table?: string;
+  /** The advisory lock's namespace (default MV's). */
+  lock?: string;
+}
+
 /**
  * Brings the MV database to the newest schema: creates the database and the schema when missing,
  * then applies each pending migration in its own transaction, recording it in `schema_migrations`.
  * A session advisory lock (per schema) makes concurrent callers wait for each other instead of
  * racing. Refuses to continue when an applied migration's file has since been edited.
  */
-export async function migrate(url: string, schema: string, ssl: false | ConnectionOptions = false): Promise<void> {
+export async function migrate(url: string, schema: string, ssl: false | ConnectionOptions = false, opts: MigrateOptions = {}): Promise<void> {
   const q = quoteSchema(schema);
-  const migrations = listMigrations();
+  const migrations = listMigrations(opts.dir);
+  const table = `${q}.${quoteSchema(opts.table ?? 'schema_migrations')}`;
+  const lock = opts.lock ?? 'tilgang.mv.migrate';
   await ensureDatabase(url, ssl);
   const client = new pg.Client({ connectionString: url, ssl });
   await client.connect();
   try {
-    // Two 32-bit keys: a fixed namespace for tilgang's migrations, and the schema.
-    await client.query(`SELECT pg_advisory_lock(hashtext('tilgang.mv.migrate'), hashtext($1))`, [schema]);
+    // Two 32-bit keys: a fixed namespace for this set of migrations, and the schema.
+    await client.query(`SELECT pg_advisory_lock(hashtext($2), hashtext($1))`, [schema, lock]);
     try {
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${q}.schema_migrations (
+      await client.query(`CREATE TABLE IF NOT EXISTS ${table} (
         version    integer PRIMARY KEY,
         name       text NOT NULL,
         checksum   text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
       )`);
       const applied = new Map<number, { name: string; checksum: string }>();
-      for (const row of (await client.query(`SELECT version, name, checksum FROM ${q}.schema_migrations`)).rows) {
+      for (const row of (await client.query(`SELECT version, name, checksum FROM ${table}`)).rows) {
         applied.set(row.version as number, { name: row.name as string, checksum: row.checksum as string });
       }
       for (const m of migrations) {
@@ -134,16 +146,16 @@ export async function migrate(url: string, schema: string, ssl: false | Connecti
         try {
           await client.query(`SET LOCAL search_path TO ${q}`);
           await client.query(m.sql);
-          await client.query(`INSERT INTO ${q}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`, [m.version, m.name, m.checksum]);
+          await client.query(`INSERT INTO ${table} (version, name, checksum) VALUES ($1, $2, $3)`, [m.version, m.name, m.checksum]);
           await client.query('COMMIT');
         } catch (e) {
           await client.query('ROLLBACK').catch(() => undefined);
           throw new MigrationError(`migration ${m.version}_${m.name} failed in schema ${schema}: ${(e as Error).message}`, { cause: e });
         }
-        log.info({ schema, version: m.version, name: m.name }, 'applied MV migration');
+        log.info({ schema, version: m.version, name: m.name, lock }, 'applied migration');
       }
     } finally {
-      await client.query(`SELECT pg_advisory_unlock(hashtext('tilgang.mv.migrate'), hashtext($1))`, [schema]).catch(() => undefined);
+      await client.query(`SELECT pg_advisory_unlock(hashtext($2), hashtext($1))`, [schema, lock]).catch(() => undefined);
     }
   } finally {
     await client.end();
