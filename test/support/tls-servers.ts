@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -210,6 +211,98 @@ export async function startTlsPostgres(): Promise<TlsPostgres> {
       });
       try { process.kill(pid, 'SIGINT'); } catch { /* gone already */ }
       await gone;
+      rmSync(certs.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ScramKafka {
+  /** 127.0.0.1:P, a SASL_SSL listener taking SCRAM-SHA-512 and SCRAM-SHA-256. */
+  broker: string;
+  certs: Certificates;
+  /** Users made at format time: one per mechanism. */
+  users: { 'scram-sha-512': { username: string; password: string }; 'scram-sha-256': { username: string; password: string } };
+  stop(): Promise<void>;
+}
+
+/**
+ * A Kafka broker of the test's own, from the jars the local stack installed (src/stack/kafka.ts),
+ * in a temporary folder on free ports: one KRaft node whose only client listener is SASL_SSL with
+ * SCRAM (the broker's certificate from the test authority, in PEM). The SCRAM users are written
+ * into the storage when it is formatted (`--add-scram`), as a new cluster's first users are.
+ */
+export async function startScramKafka(libDir: string): Promise<ScramKafka> {
+  const certs = await makeCertificates();
+  const dir = join(certs.dir, 'kafka');
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const pw = () => randomBytes(12).toString('base64url');
+  const brokerUser = { username: 'broker', password: pw() };
+  const users = {
+    'scram-sha-512': { username: 'tilgang', password: pw() },
+    'scram-sha-256': { username: 'tilgang256', password: pw() },
+  };
+  // The broker's key and certificate in one PEM file: Kafka's PEM keystore.
+  const keystore = join(dir, 'keystore.pem');
+  writeFileSync(keystore, readFileSync(certs.keyFile, 'utf8') + readFileSync(certs.certFile, 'utf8'));
+  const [port, controller] = [await freePort(), await freePort()];
+  const props = join(dir, 'server.properties');
+  writeFileSync(props, `process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:${controller}
+listeners=SASL_SSL://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}
+advertised.listeners=SASL_SSL://127.0.0.1:${port}
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_SSL
+controller.listener.names=CONTROLLER
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${brokerUser.username}" password="${brokerUser.password}";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=${keystore}
+ssl.truststore.type=PEM
+ssl.truststore.location=${certs.caFile}
+log.dirs=${join(dir, 'data')}
+num.partitions=3
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+`);
+  const log4j = join(dir, 'log4j2.properties');
+  writeFileSync(log4j, 'status = warn\nappender.out.type = Console\nappender.out.name = OUT\nappender.out.layout.type = PatternLayout\nappender.out.layout.pattern = [%d] %p %m (%c)%n\nrootLogger.level = WARN\nrootLogger.appenderRef.out.ref = OUT\n');
+  const jvm = ['-Xmx384m', '-XX:+UseSerialGC', `-Dlog4j2.configurationFile=${log4j}`, '-cp', `${libDir}/*`];
+  const clusterId = randomBytes(16).toString('base64url').replace(/^-/, 'A');
+  const scram = (mech: string, u: { username: string; password: string }) => ['--add-scram', `${mech}=[name=${u.username},password=${u.password}]`];
+  await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', props,
+    ...scram('SCRAM-SHA-512', brokerUser), ...scram('SCRAM-SHA-512', users['scram-sha-512']), ...scram('SCRAM-SHA-256', users['scram-sha-256'])]);
+  let out = '';
+  const child = spawn('java', [...jvm, 'kafka.Kafka', props], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+  try {
+    // The broker listens once it has started; clients then wait for its metadata themselves.
+    await waitUntil('Kafka', child, () => out, async () => {
+      const { createConnection } = await import('node:net');
+      return new Promise<boolean>((resolve) => {
+        const s = createConnection({ port, host: '127.0.0.1' });
+        s.once('connect', () => { s.destroy(); resolve(true); });
+        s.once('error', () => resolve(false));
+      });
+    }, 120_000);
+  } catch (e) {
+    await stopChild(child, 20_000);
+    throw e;
+  }
+  return {
+    broker: `127.0.0.1:${port}`, certs, users,
+    async stop() {
+      await stopChild(child, 20_000);
       rmSync(certs.dir, { recursive: true, force: true });
     },
   };
