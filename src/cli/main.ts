@@ -13,6 +13,7 @@ import { startRoles, type Role } from '../run.js';
 import { down, reset, status, up } from '../stack/index.js';
 import { enabledTargets, getTarget, loadSimulator } from '../targets/index.js';
 import { explain, formatExplain } from '../consumers/explain.js';
+import { canListManaged, formatOrphans, orphans } from '../consumers/orphans.js';
 import { checkedConfig, requireTargets, runWasPublished, UsageError } from './checks.js';
 import { runDemo } from './demo.js';
 import { HistoryStore } from '../history/store.js';
@@ -244,6 +245,19 @@ program.command('history').argument('<key>', 'the person: a username, or what --
     } finally {
       await store.close();
     }
+  });
+
+program.command('orphans').argument('<target>').description('accounts with tilgang\'s anchor whose person is gone from the directory or no longer entitled')
+  .option('--apply', 'disable them through the normal plan and the mass-change guard (never deleted)')
+  .option('--json', 'the report as JSON')
+  .action(async (name: string, o: { apply?: boolean; json?: boolean }) => {
+    const cfg = await config();
+    requireTargets(cfg, [name], { enabledOnly: true });
+    const target = await getTarget(name);
+    if (!canListManaged(target)) throw new UsageError(`target ${name} cannot list the accounts it manages: it has no orphan check`);
+    const r = await orphans(cfg, makeKafka(cfg), target, { apply: o.apply });
+    console.log(o.json ? JSON.stringify(r, null, 2) : formatOrphans(r));
+    if (r.results?.some((x) => x.outcome === 'FAILED' || x.outcome === 'HELD')) process.exitCode = 2;
   });
 
 program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {

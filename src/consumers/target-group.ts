@@ -41,6 +41,12 @@ export interface TargetGroupOptions {
   probeMaxMs?: number;
 }
 
+/** The mass-change guard's settings for a target: the defaults and the target's overrides. */
+export function guardSettingsFor(cfg: Config, target: string): GuardSettings {
+  const g = cfg.runtime.guard;
+  const o = g.targets[target] ?? {};
+  return { maxOperations: o.maxOperations ?? g.maxOperations, maxShare: o.maxShare ?? g.maxShare, minAccounts: o.minAccounts ?? g.minAccounts, windowMinutes: o.windowMinutes ?? g.windowMinutes };
+}
 
 /**
  * One target's consumer group `tilgang.<target>`: reads person.changed, reconciles each person
@@ -115,9 +121,7 @@ export class TargetGroup {
   }
 
   guardSettings(): GuardSettings {
-    const g = this.cfg.runtime.guard;
-    const o = g.targets[this.target.name] ?? {};
-    return { maxOperations: o.maxOperations ?? g.maxOperations, maxShare: o.maxShare ?? g.maxShare, minAccounts: o.minAccounts ?? g.minAccounts, windowMinutes: o.windowMinutes ?? g.windowMinutes };
+    return guardSettingsFor(this.cfg, this.target.name);
   }
 
   async start(): Promise<void> {

@@ -45,6 +45,26 @@ export interface PersonContext {
   provisioned: boolean;
 }
 
+/**
+ * An account in the target that carries tilgang's anchor (Moodle's idnumber, AD's anchor
+ * attribute, ...): what the orphan check compares with the directory.
+ */
+export interface ManagedAccount {
+  /** The person's key the anchor holds (idautoID). */
+  key: string;
+  /** The account's id in the target (a Moodle user id, an AD DN, a cardholder id). */
+  accountId: string;
+  /** A name for people to read (the username). */
+  name?: string;
+  enabled: boolean;
+  /**
+   * The account as directory attributes (attribute → values) by which the target's `actual` finds
+   * it again, for a person who is gone from the directory: the orphan check plans their disable
+   * from these. The anchor's attribute at least.
+   */
+  match: Record<string, string[]>;
+}
+
 /** What a target's start check found. Never a secret. */
 export interface CheckReport {
   /** Worth one log line: the site, its release, the account tilgang acts as. */
@@ -115,6 +135,12 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
   plan(desired: D | null, actual: A, person: S, ctx: TargetContext<C>): Plan<P, K>;
   /** Talks to the system; one result per operation, in order. Throws TransientError to be retried. */
   apply(plan: Plan<P, K>, client: Client, ctx: TargetContext<C>, person: S): Promise<OperationResult[]>;
+  /**
+   * Optional capability: the accounts in the target that carry tilgang's anchor, page by page
+   * (`tilgang orphans`, the scheduled reconciliation). A target that cannot tell its own accounts
+   * apart leaves it out; it is never asked then.
+   */
+  listManaged?(client: Client, ctx: TargetContext<C>): AsyncIterable<ManagedAccount[]>;
   /** Optional: many people's plans in few calls. Results per item, per operation. */
   applyBatch?(items: BatchItem<D, A, P, K, S>[], client: Client, ctx: TargetContext<C>): Promise<OperationResult[][]>;
 }

@@ -58,6 +58,10 @@ export const pgTarget: Target<Cfg, Desired, Account[], Account, Client> = {
   async close(c) {
     await c.pool.end();
   },
+  async *listManaged(c) {
+    const { rows } = await c.pool.query(`SELECT * FROM ${c.s}.accounts ORDER BY person_id`);
+    yield (rows as Account[]).map((a) => ({ key: a.person_id, accountId: a.person_id, name: a.username, enabled: a.enabled, match: { idautoID: [a.person_id], idautoPersonUserNameMV: [a.username] } }));
+  },
   desired(p) {
     if (!p.entitled) return null;
     return { person_id: p.id, username: first(p.record, 'idautoPersonUserNameMV')!.toLowerCase(), mail: first(p.record, 'mail')!, given_name: first(p.record, 'givenName')!, sn: first(p.record, 'sn')!, enabled: true };

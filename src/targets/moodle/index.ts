@@ -14,7 +14,7 @@ import { MoodleClient } from './client.js';
 import { MoodleConfig } from './config.js';
 import { desired, identity, type Desired } from './desired.js';
 import { MOODLE_OPERATIONS, planMoodle, type MoodleKind } from './plan.js';
-import { MoodleSession, readActual } from './read.js';
+import { listManagedAccounts, MoodleSession, readActual } from './read.js';
 import type { Actual, Payload } from './types.js';
 
 export { courseIdnumber, parseCourseIdnumber, isManagedCourse } from './course-id.js';
@@ -54,6 +54,10 @@ export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSessio
 
   plan(d, a, _person, { config, global }) {
     return planMoodle(d, a, config, global.directory.sensitive);
+  },
+
+  listManaged(s) {
+    return listManagedAccounts(s);
   },
 
   async apply(plan, s, ctx, person) {

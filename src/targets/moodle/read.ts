@@ -2,9 +2,9 @@
  * Reading Moodle: accounts by username/idnumber/email (coalesced into batched calls), a user's
  * enrolments, and the Moodle ids of managed courses (cached).
  */
-import { TerminalError, type PersonContext } from '../../spi/index.js';
+import { TerminalError, type ManagedAccount, type PersonContext } from '../../spi/index.js';
 import { Batcher } from '../../lib/batching.js';
-import type { MoodleClient, MoodleCoursesResult, MoodleUser, MoodleUserCourse } from './client.js';
+import type { MoodleClient, MoodleCoursesResult, MoodleGetUsersResult, MoodleUser, MoodleUserCourse } from './client.js';
 import type { MatchField, MoodleConfig } from './config.js';
 import { courseInScope, isManagedCourse, parseSemester, semesterOf, type Semester } from './course-id.js';
 import type { Desired, Identity } from './desired.js';
@@ -294,4 +294,26 @@ export async function readActual(person: PersonContext, id: Identity, desired: D
     }));
   }
   return { account, enrolled: [...enrolled.values()], courses, from };
+}
+
+/**
+ * The accounts tilgang made in Moodle: those of tilgang's auth method whose idnumber (the anchor)
+ * holds a person's key, in one core_user_get_users call (Moodle does not page it). Without an
+ * idnumber mapping tilgang has no anchor in Moodle and lists nothing.
+ */
+export async function* listManagedAccounts(s: MoodleSession): AsyncIterable<ManagedAccount[]> {
+  const cfg = s.cfg;
+  const anchor = cfg.attributes.idnumber;
+  if (!anchor) return;
+  const r = await s.ws.call<MoodleGetUsersResult>('core_user_get_users', { criteria: [{ key: 'auth', value: cfg.auth }] });
+  const out: ManagedAccount[] = [];
+  for (const u of r.users) {
+    const a = toAccount(u);
+    if (!a.idnumber) continue;
+    const match: Record<string, string[]> = { [anchor]: [a.idnumber] };
+    if (a.username) match[cfg.attributes.username] = [a.username];
+    if (a.email) match[cfg.attributes.email] = [a.email];
+    out.push({ key: a.idnumber, accountId: String(a.id), name: a.username, enabled: !a.suspended, match });
+  }
+  yield out;
 }
