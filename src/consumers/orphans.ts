@@ -141,6 +141,8 @@ async function countProvisioned(dir: Directory, target: string): Promise<number>
 async function publishResults(cfg: Config, kafka: Kafka, results: ProvisioningResult[], topic: string): Promise<void> {
   if (!results.length) return;
   const codec = new EventCodec(cfg.registry);
+  // Once, before the encodes: concurrent first registrations of a subject race in the registry.
+  await codec.register('ProvisioningResult', topic);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
