@@ -218,9 +218,15 @@ program.command('explain').description('what each enabled target would do for on
     const cfg = await config();
     if (o.target) requireTargets(cfg, o.target, { enabledOnly: true });
     const targets = (await enabledTargets(cfg.targets)).filter((t) => !o.target || o.target.includes(t.name));
-    const x = await explain(cfg, targets, o.keyField, value);
-    console.log(o.json ? JSON.stringify(x, null, 2) : formatExplain(x));
-    if (x.duplicate) process.exitCode = 2;
+    const store = new HistoryStore(cfg, { max: 2 });
+    try {
+      await store.ensure();
+      const x = await explain(cfg, targets, o.keyField, value, { lastResults: (personId, target) => store.history({ personId, target, limit: 5 }) });
+      console.log(o.json ? JSON.stringify(x, null, 2) : formatExplain(x));
+      if (x.duplicate) process.exitCode = 2;
+    } finally {
+      await store.close();
+    }
   });
 
 program.command('history').argument('<key>', 'the person: a username, or what --key-field names').description('what happened to one person, when, why and with what error (the results store)')

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain, formatExplain } from '../../src/consumers/explain.js';
 import { entitlementDecision } from '../../src/consumers/entitlement.js';
+import { HistoryStore } from '../../src/history/store.js';
 import { testEnv, type TestEnv } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
 
@@ -32,8 +33,19 @@ describe('explain', () => {
   it('an entitled person: the matched rule, desired beside actual, the update planned', async () => {
     const p = await env.addPerson({ affiliation: 'student' });
     await addAccount(p.id, p.username);
-    const x = await explain(env.cfg, [pgTarget], 'username', p.username);
+    // What the store remembers of the person: the last result, a failure.
+    const store = new HistoryStore(env.cfg, { max: 1 });
+    await store.ensure();
+    await store.insert([{
+      eventId: `ev-${p.id}`, sourceEventId: 'src', personId: p.id, target: 'pgtest', runId: 'run-earlier', mode: 'REPROCESS', logOnly: false,
+      outcome: 'FAILED', skipReason: null, entitled: true, accountId: null, operations: [], counters: {}, durationMs: 3, processedAt: Date.parse('2026-01-02T03:04:05Z'),
+      error: { kind: 'TERMINAL', code: 'refused', message: 'the system refused the mail', field: 'mail' },
+    }]);
+    const x = await explain(env.cfg, [pgTarget], 'username', p.username, { lastResults: (personId, target) => store.history({ personId, target, limit: 5 }) });
+    await store.close();
     const [t] = x.targets;
+    expect(t!.lastResults).toEqual([expect.objectContaining({ outcome: 'FAILED', runId: 'run-earlier' })]);
+    expect(formatExplain(x)).toContain('last results:\n      2026-01-02T03:04:05.000Z  FAILED  run run-earlier  the system refused the mail');
     expect(t!.entitlement).toEqual({ entitled: true, rule: 'affiliation student is in employee, student, affiliate' });
     expect(t!.result).toMatchObject({ outcome: 'PLANNED', entitled: true });
     expect(t!.desired).toMatchObject({ person_id: p.id, mail: p.mail, sn: p.sn });
