@@ -10,7 +10,7 @@ import { ensureTopicsOn, FencedError, PartitionTransactions, ResilientConsumer, 
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { MvReader, MvUnavailableError } from '../mv/person.js';
-import { EventCodec } from '../schemas/codec.js';
+import { EventCodec, isRegistryUnreachable } from '../schemas/codec.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
 import { backoffDelay, sleep } from '../lib/backoff.js';
 import { dlqMessage, dlqTopic } from './dlq.js';
@@ -332,7 +332,8 @@ export class TargetGroup {
         if (!m.value) throw new Error('the message has no value');
         return { event: await this.codec.decodeEvent<StreamEvent>(m.value) };
       } catch (e) {
-        if (!registryUnreachable(e)) return { poison: e as Error };
+        // A registry that cannot be reached is an outage; bytes that are not an event are poison.
+        if (!isTransient(e) && !isRegistryUnreachable(e)) return { poison: e as Error };
         if (attempt > this.maxRetries() || ctl.halted()) {
           if (!ctl.halted()) this.availability.unavailable('registry', (e as Error).message);
           return { pending: true };
@@ -556,20 +557,6 @@ export function coalescedResult(carried: ProvisioningResult, own: StreamEvent, c
     ...carried, eventId: randomUUID(), sourceEventId: own.eventId, runId: own.runId ?? null, mode: own.mode ?? 'LIVE', logOnly: !!own.logOnly,
     operations: [], counters: {}, coalescedInto: carrier.eventId,
   };
-}
-
-/**
- * A registry that cannot be reached (refused, reset, timed out, 5xx, 429) is an outage; anything
- * else about the bytes (wrong magic byte, unknown schema id, a body that is not Avro) is poison.
- */
-export function registryUnreachable(e: unknown): boolean {
-  const err = e as { name?: string; status?: number; message?: string; code?: string };
-  if (isTransient(e)) return true;
-  if (err?.name === 'ResponseError') {
-    if (err.status !== undefined && (err.status >= 500 || err.status === 429 || err.status === 408)) return true;
-    return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|EPIPE|socket hang up|timeout/i.test(err.message ?? '');
-  }
-  return false;
 }
 
 /** Which dependency a transient failure is about, for the outage's name. */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { registryClientOptions, type RegistrySettings } from '../lib/tls.js';
 import type { PersonChanged, ProvisioningResult } from './generated.js';
+import { isNetworkCode } from '../lib/network.js';
 
 /** What encodeNow needs of an avsc type: write a value into a buffer at a position (avsc's Type.encode). */
 interface AvroWriter { encode(value: unknown, buf: Buffer, pos: number): number }
@@ -98,9 +99,8 @@ export class EventCodec {
  */
 export function isRegistryUnreachable(e: unknown): boolean {
   const err = e as { name?: string; status?: number; code?: string; message?: string } | undefined;
-  const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|timed? ?out/i;
-  if (network.test(err?.code ?? '')) return true;
+  if (isNetworkCode(err?.code)) return true;
   if (err?.name !== 'ResponseError') return false;
   const status = err.status ?? 0;
-  return status >= 500 || [401, 403, 408, 429].includes(status) || network.test(err.message ?? '');
+  return status >= 500 || [401, 403, 408, 429].includes(status) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|timed? ?out/i.test(err.message ?? '');
 }
