@@ -148,9 +148,29 @@ export async function testEnv(name: string, overrides: (cfg: Config) => void = (
       const { searchEntries } = await admin.search(peopleDn, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'] }).catch(() => ({ searchEntries: [] as { dn: string }[] }));
       for (const e of searchEntries.sort((a, b) => b.dn.length - a.dn.length)) await admin.del(e.dn).catch(() => {});
       await admin.unbind().catch(() => {});
+      await dropKafkaLeftovers(kafka, id);
     },
   };
   return self;
+}
+
+/**
+ * Deletes the topics and consumer groups a test made (every name holds its id): a suite that
+ * leaves thousands of partitions behind makes every later broker start slower.
+ */
+async function dropKafkaLeftovers(kafka: Kafka, id: string): Promise<void> {
+  const ka = kafka.admin();
+  try {
+    await ka.connect();
+    const topics = (await ka.listTopics()).filter((t) => t.includes(id));
+    if (topics.length) await ka.deleteTopics({ topics, timeout: 10_000 });
+    const groups = (await ka.listGroups()).groups.map((g) => g.groupId).filter((g) => g.includes(id));
+    if (groups.length) await ka.deleteGroups(groups);
+  } catch {
+    // Best effort: a broker that is away (a disruptive test) leaves them for the next run.
+  } finally {
+    await ka.disconnect().catch(() => {});
+  }
 }
 
 /** Reads a topic (read_committed) until `done` says enough or the time is up; returns every message seen. */
