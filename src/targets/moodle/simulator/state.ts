@@ -520,6 +520,19 @@ export class Store {
     for (const [k, v] of Object.entries(patch) as [keyof CourseRec, never][]) this.setField(c, k, v);
   }
 
+  /** update_course(): the record and its shortname/idnumber indexes. */
+  updateCourse(c: CourseRec, patch: Partial<CourseRec>): void {
+    if (patch.shortname !== undefined && patch.shortname !== c.shortname) {
+      this.mapDelete(this.courseShortnameIndex, c.shortname);
+      this.mapSet(this.courseShortnameIndex, patch.shortname, c.id);
+    }
+    if (patch.idnumber !== undefined && patch.idnumber !== c.idnumber) {
+      if (c.idnumber) this.mapDelete(this.courseIdnumberIndex, c.idnumber);
+      if (patch.idnumber) this.mapSet(this.courseIdnumberIndex, patch.idnumber, c.id);
+    }
+    this.touchCourse(c, patch);
+  }
+
   // ---- activities ---------------------------------------------------------------------------
 
   courseModules(courseid: number): ModuleRec[] {

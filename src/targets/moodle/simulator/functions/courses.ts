@@ -1,9 +1,9 @@
 /**
- * core_course_get_courses_by_field, core_course_create_courses, core_course_get_categories,
+ * core_course_get_courses_by_field, core_course_create_courses, core_course_update_courses, core_course_get_categories,
  * core_course_create_categories, core_course_import_course (Moodle 4.5 course/externallib.php,
  * course/lib.php create_course(), core_course_category::create()).
  */
-import { invalidParameter, moodleException } from '../errors.js';
+import { invalidParameter, missingRecord, moodleException, WsException } from '../errors.js';
 import { cleanParam, files, formatValue, multiple, single, value, warnings, type Val } from '../external.js';
 import { phpEmpty, phpIntval, phpTrim, type Json } from '../php.js';
 import {
@@ -533,5 +533,110 @@ export const importCourse: WsFunction = {
     }
     store.touchCourse(to, { cacherev: Math.max(ctx.now(), to.cacherev + 1) });
     return null;
+  },
+};
+
+interface UpdateCourseInput {
+  id: number;
+  fullname?: string;
+  shortname?: string;
+  categoryid?: number;
+  idnumber?: string;
+  summary?: string;
+  summaryformat?: number;
+  startdate?: number;
+  enddate?: number;
+  visible?: number;
+  lang?: string;
+}
+
+/**
+ * core_course_update_courses (course/externallib.php update_courses(), course/lib.php
+ * update_course()): each course on its own; a course that fails is a warning with the
+ * exception's error code and message, the others are updated. Returns `{warnings}`.
+ */
+export const updateCourses: WsFunction = {
+  name: 'core_course_update_courses',
+  params: single({
+    courses: multiple(single({
+      id: value('int'),
+      fullname: value('text', 'optional'),
+      shortname: value('text', 'optional'),
+      categoryid: value('int', 'optional'),
+      idnumber: value('raw', 'optional'),
+      summary: value('raw', 'optional'),
+      summaryformat: formatValue('optional'),
+      format: value('plugin', 'optional'),
+      showgrades: value('int', 'optional'),
+      newsitems: value('int', 'optional'),
+      startdate: value('int', 'optional'),
+      enddate: value('int', 'optional'),
+      numsections: value('int', 'optional'),
+      maxbytes: value('int', 'optional'),
+      showreports: value('int', 'optional'),
+      visible: value('int', 'optional'),
+      hiddensections: value('int', 'optional'),
+      groupmode: value('int', 'optional'),
+      groupmodeforce: value('int', 'optional'),
+      defaultgroupingid: value('int', 'optional'),
+      enablecompletion: value('int', 'optional'),
+      completionnotify: value('int', 'optional'),
+      lang: value('safedir', 'optional'),
+      forcetheme: value('plugin', 'optional'),
+      courseformatoptions: multiple(single({ name: value('alphanumext'), value: value('raw') }), 'optional'),
+      customfields: multiple(single({ shortname: value('alphanumext'), value: value('raw') }), 'optional'),
+    })),
+  }),
+  returns: single({ warnings: warnings() }),
+  cost: (p) => ({ items: (p.courses as Val[]).length, passwords: 0 }),
+  execute(ctx, p: { courses: UpdateCourseInput[] }) {
+    const { store, site } = ctx;
+    const out: Json[] = [];
+    for (const course of p.courses) {
+      try {
+        // context_course::instance($id, MUST_EXIST)
+        const old = store.courses.get(course.id);
+        if (!old) throw missingRecord('course', 'SELECT id,category FROM {course} WHERE id = ?', [course.id]);
+        const patch: Partial<CourseRec> = {};
+        if (course.categoryid !== undefined && course.categoryid !== old.category) {
+          if (!store.categories.get(course.categoryid)) throw moodleException('unknowcategory');
+          patch.category = course.categoryid;
+        }
+        if (course.fullname !== undefined && course.fullname !== old.fullname) {
+          if (phpTrim(course.fullname) === '') throw moodleException('errorinvalidparam', 'webservice', 'fullname');
+          patch.fullname = course.fullname;
+        }
+        if (course.shortname !== undefined && course.shortname !== old.shortname) {
+          if (phpTrim(course.shortname) === '') throw moodleException('errorinvalidparam', 'webservice', 'shortname');
+          patch.shortname = course.shortname;
+        }
+        if (course.idnumber !== undefined && course.idnumber !== old.idnumber) patch.idnumber = course.idnumber;
+        if (course.summary !== undefined) patch.summary = course.summary;
+        if (course.summaryformat !== undefined && course.summaryformat !== old.summaryformat) patch.summaryformat = validateFormat(course.summaryformat);
+        if (course.visible !== undefined) patch.visible = course.visible;
+        if (course.lang !== undefined && course.lang !== old.lang) {
+          if (!site.langs.has(course.lang)) throw moodleException('errorinvalidparam', 'webservice', 'lang');
+          patch.lang = course.lang;
+        }
+        if (course.startdate !== undefined) patch.startdate = course.startdate;
+        if (course.enddate !== undefined) patch.enddate = course.enddate;
+        // update_course()
+        if (!phpEmpty(patch.shortname) && store.courseByShortname(patch.shortname!)) {
+          throw moodleException('shortnametaken', '', patch.shortname);
+        }
+        if (!phpEmpty(patch.idnumber) && store.courseByIdnumber(patch.idnumber!)) {
+          throw moodleException('courseidnumbertaken', '', patch.idnumber);
+        }
+        // course_validate_dates() on the data sent: an end date before the start date.
+        const start = course.startdate ?? 0;
+        const end = course.enddate ?? 0;
+        if (end > 0 && end < start) throw moodleException('enddatebeforestartdate');
+        store.updateCourse(old, { ...patch, timemodified: ctx.now() });
+      } catch (e) {
+        if (!(e instanceof WsException)) throw e;
+        out.push({ item: 'course', itemid: course.id, warningcode: e.errorcode ?? '0', message: e.message });
+      }
+    }
+    return { warnings: out };
   },
 };

@@ -5,7 +5,7 @@
  * that exists nowhere is `invalidrecord` (external_functions has no such row).
  */
 import type { WsFunction } from '../site.js';
-import { createCategories, createCourses, getCategories, getCoursesByField, importCourse } from './courses.js';
+import { createCategories, createCourses, getCategories, getCoursesByField, importCourse, updateCourses } from './courses.js';
 import { enrolUsers, getEnrolledUsers, getUsersCourses, unassignRoles, unenrolUsers } from './enrol.js';
 import { getSiteInfo } from './siteinfo.js';
 import { createUsers, getUsers, getUsersByField, updateUsers } from './users.js';
@@ -13,6 +13,7 @@ import { createUsers, getUsers, getUsersByField, updateUsers } from './users.js'
 export const SIMULATED_FUNCTIONS: readonly WsFunction[] = [
   getSiteInfo, getUsersByField, getUsers, createUsers, updateUsers, getUsersCourses, enrolUsers, unenrolUsers,
   getCoursesByField, createCourses, getCategories, createCategories, importCourse, getEnrolledUsers, unassignRoles,
+  updateCourses,
 ];
 
 export const FUNCTIONS_BY_NAME: ReadonlyMap<string, WsFunction> = new Map(SIMULATED_FUNCTIONS.map((f) => [f.name, f]));
@@ -27,7 +28,7 @@ export const OTHER_EXISTING_FUNCTIONS: ReadonlySet<string> = new Set([
   'core_completion_get_course_completion_status', 'core_course_delete_categories', 'core_course_delete_courses',
   'core_course_delete_modules', 'core_course_duplicate_course', 'core_course_get_contents',
   'core_course_get_course_module', 'core_course_get_courses', 'core_course_search_courses',
-  'core_course_update_categories', 'core_course_update_courses', 'core_course_view_course',
+  'core_course_update_categories', 'core_course_view_course',
   'core_enrol_get_course_enrolment_methods', 'core_enrol_get_enrolled_users',
   'core_enrol_get_enrolled_users_with_capability', 'core_enrol_search_users', 'core_enrol_unenrol_user_enrolment',
   'core_group_add_group_members', 'core_group_create_groupings', 'core_group_create_groups',
