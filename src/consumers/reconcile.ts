@@ -163,7 +163,8 @@ export function appliedResult(p: Extract<Prepared, { kind: 'apply' }>, results: 
   });
   const counters: Record<string, number> = {};
   p.plan.operations.forEach((o, i) => {
-    if (!o.counter) return;
+    // A skipped operation did nothing (another subject's apply made the category meanwhile): it counts nothing.
+    if (!o.counter || ops[i]!.outcome === 'SKIPPED') return;
     const key = ops[i]!.outcome === 'FAILED' ? `${o.counter}Fail` : o.counter;
     counters[key] = (counters[key] ?? 0) + 1;
   });

@@ -30,7 +30,7 @@ export function countResults(results: ProvisioningResult[]): Map<string, Counter
     if (r.outcome === 'FAILED' && !(r.operations ?? []).length) inc('failed');
     for (const op of r.operations ?? []) {
       const name = (CORE_KIND_COUNTER as Record<string, string>)[op.kind];
-      if (!name || op.outcome === 'PLANNED' || op.outcome === 'HELD') continue;
+      if (!name || op.outcome === 'PLANNED' || op.outcome === 'HELD' || op.outcome === 'SKIPPED') continue;
       inc(op.outcome === 'FAILED' ? `${name}Fail` : name);
     }
     for (const [k, v] of Object.entries(r.counters ?? {})) inc(k, v);

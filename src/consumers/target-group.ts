@@ -11,7 +11,7 @@ import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { MvReader, MvUnavailableError } from '../mv/person.js';
 import { EventCodec, isRegistryUnreachable } from '../schemas/codec.js';
-import type { ProvisioningResult } from '../schemas/generated.js';
+import type { PersonChanged, ProvisioningResult } from '../schemas/generated.js';
 import { backoffDelay, sleep } from '../lib/backoff.js';
 import { dlqMessage, dlqTopic } from './dlq.js';
 import { isTransient, TransientError } from '../spi/index.js';
@@ -28,7 +28,7 @@ export interface TargetGroupOptions {
   /** Streams beyond the shipped ones, for a target that names one (tests plug their own). */
   streams?: AnyStream[];
   /** Overrides for tests that isolate themselves (`personChanged`: the stream's topic). */
-  topics?: { personChanged?: string; provisioningResult?: string; dlq?: string };
+  topics?: { personChanged?: string; provisioningResult?: string; dlq?: string; reprocess?: string };
   peopleDn?: string;
   fromBeginning?: boolean;
   /** Offsets are committed after at most this many events of a partition's batch. */
@@ -68,7 +68,7 @@ export class TargetGroup {
   private client: unknown;
   private deps!: ReconcileDeps;
   private ready = false;
-  private readonly topics: { personChanged: string; provisioningResult: string; dlq: string };
+  private readonly topics: { personChanged: string; provisioningResult: string; dlq: string; reprocess: string };
   private accountsCache = { at: 0, n: 0 };
   private stopping = false;
   /** Events in flight that a stop left uncommitted. */
@@ -87,6 +87,8 @@ export class TargetGroup {
       personChanged: opts.topics?.personChanged ?? this.stream.topic(cfg),
       provisioningResult: opts.topics?.provisioningResult ?? cfg.kafka.topics.provisioningResult,
       dlq: opts.topics?.dlq ?? dlqTopic(target.name),
+      // Where the people an operation asks to reprocess go: the person stream's topic.
+      reprocess: opts.topics?.reprocess ?? cfg.kafka.topics.personChanged,
     };
   }
 
@@ -138,8 +140,11 @@ export class TargetGroup {
       { topic: this.topics.personChanged, partitions: this.cfg.kafka.partitions },
       { topic: this.topics.provisioningResult, partitions: this.cfg.kafka.partitions },
       { topic: this.topics.dlq, partitions: 1 },
+      ...(this.topics.reprocess !== this.topics.personChanged ? [{ topic: this.topics.reprocess, partitions: this.cfg.kafka.partitions }] : []),
     ]);
     await this.codec.register('ProvisioningResult', this.topics.provisioningResult);
+    // Registered before the first commit: registering concurrently from many encodes races in the registry.
+    await this.codec.register('PersonChanged', this.topics.reprocess);
     this.txns = new PartitionTransactions(this.kafka, this.groupId);
     this.availability = new Availability(this.target.name, this.log, { pause: () => this.consumer.pause(), resume: () => this.consumer.resume() },
       { baseMs: this.cfg.runtime.retryBaseMs, maxMs: this.opts.probeMaxMs ?? 60_000 },
@@ -354,6 +359,7 @@ export class TargetGroup {
     const results = new Array<ProvisioningResult[]>(n);
     const dead = new Array<DeadLetterEntry | undefined>(n);
     const finished = new Array<boolean>(n).fill(false);
+    const reprocess = new Array<PersonChanged[] | undefined>(n);
     const events: ChunkEvent<StreamEvent>[] = [];
     for (let i = 0; i < n; i++) {
       const m = messages[i]!;
@@ -393,6 +399,7 @@ export class TargetGroup {
         }
         results[w.carrier.index] = [r.result];
         finished[w.carrier.index] = true;
+        if (r.reprocess?.length) reprocess[w.carrier.index] = reprocessEvents(w.carrier.event, r.reprocess, this.stream.name);
         if (r.result.outcome === 'FAILED') dead[w.carrier.index] = { result: r.result, message: messages[w.carrier.index]!, attempts: r.attempts };
         for (const c of w.coalesced) {
           results[c.index] = [coalescedResult(r.result, c.event, w.carrier.event)];
@@ -405,6 +412,7 @@ export class TargetGroup {
     return {
       results: results.slice(0, k).flatMap((r) => r ?? []),
       dead: dead.slice(0, k).filter((d): d is DeadLetterEntry => !!d),
+      reprocess: reprocess.slice(0, k).flatMap((r) => r ?? []),
       finished: k,
     };
   }
@@ -416,8 +424,8 @@ export class TargetGroup {
    * failure stays transient past the retries is left unfinished (undefined), not dead-lettered:
    * the group pauses and probes until the dependency answers again.
    */
-  private async reconcileWave(events: StreamEvent[], ctl: BatchControl): Promise<({ result: ProvisioningResult; attempts: number } | undefined)[]> {
-    const out = new Array<{ result: ProvisioningResult; attempts: number } | undefined>(events.length);
+  private async reconcileWave(events: StreamEvent[], ctl: BatchControl): Promise<(WaveResult | undefined)[]> {
+    const out = new Array<WaveResult | undefined>(events.length);
     let pending = events.map((e, i) => ({ e, i }));
     const rt = this.cfg.runtime;
     const maxRetries = this.maxRetries();
@@ -454,7 +462,8 @@ export class TargetGroup {
           if ('ok' in a) {
             this.lastAnswerAt = Date.now();
             metrics.applySeconds.observe({ target: this.target.name }, secs);
-            out[x.i] = { result: appliedResult(x.p, a.ok, this.deps), attempts: attempt };
+            const follow = a.ok.flatMap((r) => (r.outcome === 'APPLIED' && r.reprocess ? [r.reprocess] : []));
+            out[x.i] = { result: appliedResult(x.p, a.ok, this.deps), attempts: attempt, ...(follow.length ? { reprocess: follow } : {}) };
           } else if (isTransient(a.err)) {
             retry.push({ e: x.p.event, i: x.i, err: a.err });
           } else {
@@ -527,9 +536,14 @@ export class TargetGroup {
       headers: { 'tilgang-event': 'ProvisioningResult', 'tilgang-target': r.target },
     })));
     const dead = out.dead.map((d) => dlqMessage(d.result, { topic, partition, offset: d.message.offset, key: d.message.key, value: d.message.value, attempts: d.attempts }));
+    const follow = await Promise.all((out.reprocess ?? []).map(async (e) => ({
+      key: e.personId, value: await this.codec.encode('PersonChanged', this.topics.reprocess, e),
+      headers: { 'tilgang-event': 'PersonChanged', 'tilgang-change': e.changeType },
+    })));
     await this.txns.commit(topic, partition, [
       { topic: this.topics.provisioningResult, messages: results },
       { topic: this.topics.dlq, messages: dead },
+      ...(follow.length ? [{ topic: this.topics.reprocess, messages: follow }] : []),
     ], Number(lastOffset) + 1);
     this.counts.results += out.results.length;
     this.counts.dlq += dead.length;
@@ -540,8 +554,30 @@ export class TargetGroup {
 
 type DeadLetterEntry = { result: ProvisioningResult; message: KafkaMessage; attempts: number };
 
-/** A chunk's results and dead letters, for its first `finished` events. */
-export interface ChunkOutput { results: ProvisioningResult[]; dead: DeadLetterEntry[]; finished: number }
+/** A chunk's results and dead letters, for its first `finished` events, and the people its operations asked to reprocess. */
+export interface ChunkOutput { results: ProvisioningResult[]; dead: DeadLetterEntry[]; reprocess?: PersonChanged[]; finished: number }
+
+/** One event's outcome in a wave: its result, and the people its applied operations asked to reprocess. */
+type WaveResult = { result: ProvisioningResult; attempts: number; reprocess?: NonNullable<OperationResult['reprocess']>[] };
+
+/**
+ * REPROCESS events for the people operations asked to reprocess (a course made: its people),
+ * under the run of the event that caused them; a person asked for twice is one event per target set.
+ */
+export function reprocessEvents(cause: StreamEvent, asks: NonNullable<OperationResult['reprocess']>[], source: string, now = Date.now()): PersonChanged[] {
+  const out = new Map<string, PersonChanged>();
+  for (const ask of asks) {
+    for (const personId of ask.people) {
+      const key = `${personId}\u0000${ask.targets?.join(',') ?? '*'}`;
+      if (out.has(key)) continue;
+      out.set(key, {
+        eventId: randomUUID(), personId, changeType: 'REPROCESS', changedAttributes: [], oldDn: null, newDn: null, changeTime: now,
+        changelogPosition: null, runId: cause.runId ?? null, mode: 'REPROCESS', logOnly: false, targets: ask.targets, source,
+      });
+    }
+  }
+  return [...out.values()];
+}
 
 /** What a batch may still do. */
 export interface BatchControl {

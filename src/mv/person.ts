@@ -30,6 +30,23 @@ export interface Enrolment {
   nameNb: string;
 }
 
+/** A course of MV's catalogue (master_topics) and the people who study or teach it that semester. */
+export interface CatalogueTopic {
+  sourceId: string;
+  institution: string;
+  code: string;
+  version: number;
+  nameNb: string;
+  nameEn: string;
+  emnetype: string;
+  term: 'VÅR' | 'HØST';
+  year: number;
+  stedkode: string;
+  status: string;
+  /** idautoIDs of master_persons for this topic and semester, students and teachers, each once, sorted. */
+  people: string[];
+}
+
 /**
  * What MV knows of one person: the core every target may use, and the facets (see facets.ts) a
  * target declared it needs; a facet nobody declared is absent.
@@ -172,6 +189,33 @@ export class MvReader {
       };
       for (const f of wanted) person[f] = r[f];
       for (const id of byLower.get(String(r.idauto_id).toLowerCase()) ?? []) out.set(id, person);
+    }
+    return out;
+  }
+
+  /**
+   * Topics of the catalogue in one query: by source id (`ids`), or every topic of the given
+   * semesters (`semesters`), each with its people of that semester. Unknown ids are absent.
+   */
+  async topics(sel: { ids: readonly string[] } | { semesters: readonly { year: number; term: string }[] }): Promise<Map<string, CatalogueTopic>> {
+    const s = this.s;
+    const byIds = 'ids' in sel;
+    if (byIds ? !sel.ids.length : !sel.semesters.length) return new Map();
+    const where = byIds
+      ? 't.source_id = ANY($1::text[])'
+      : '(t.year, t.term) IN (SELECT * FROM unnest($1::int[], $2::text[]))';
+    const params = byIds ? [[...sel.ids]] : [sel.semesters.map((x) => x.year), sel.semesters.map((x) => x.term)];
+    const { rows } = await this.query(byIds ? `reading ${sel.ids.length} topic(s) from MV` : 'reading the catalogue from MV', `
+      SELECT t.source_id, t.institution, t.code, t.version, t.name_nb, t.name_en, t.emnetype, t.term, t.year, t.stedkode, t.status,
+        coalesce((SELECT array_agg(DISTINCT m.idauto_id::text ORDER BY m.idauto_id::text) FROM ${s}.master_persons m
+          WHERE m.source_id = t.source_id AND m.term = t.term AND m.year = t.year), '{}') AS people
+      FROM ${s}.master_topics t WHERE ${where} ORDER BY t.source_id`, params);
+    const out = new Map<string, CatalogueTopic>();
+    for (const r of rows) {
+      out.set(r.source_id, {
+        sourceId: r.source_id, institution: r.institution, code: r.code, version: r.version, nameNb: r.name_nb, nameEn: r.name_en,
+        emnetype: r.emnetype, term: r.term, year: r.year, stedkode: r.stedkode, status: r.status, people: r.people,
+      });
     }
     return out;
   }

@@ -2,16 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { registryClientOptions, type RegistrySettings } from '../lib/tls.js';
-import type { PersonChanged, ProvisioningResult } from './generated.js';
+import type { CourseChanged, PersonChanged, ProvisioningResult } from './generated.js';
 import { isNetworkCode } from '../lib/network.js';
 
 /** What encodeNow needs of an avsc type: write a value into a buffer at a position (avsc's Type.encode). */
 interface AvroWriter { encode(value: unknown, buf: Buffer, pos: number): number }
 
 /** The Avro schema behind each event type, and the file it lives in. */
-const SCHEMA_FILES = { PersonChanged: 'PersonChanged.avsc', ProvisioningResult: 'ProvisioningResult.avsc' } as const;
+const SCHEMA_FILES = { PersonChanged: 'PersonChanged.avsc', ProvisioningResult: 'ProvisioningResult.avsc', CourseChanged: 'CourseChanged.avsc' } as const;
 export type EventName = keyof typeof SCHEMA_FILES;
-interface EventTypes { PersonChanged: PersonChanged; ProvisioningResult: ProvisioningResult }
+interface EventTypes { PersonChanged: PersonChanged; ProvisioningResult: ProvisioningResult; CourseChanged: CourseChanged }
 
 const avroDir = join(import.meta.dirname, '..', '..', 'avro');
 

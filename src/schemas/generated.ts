@@ -1,8 +1,32 @@
 // Generated from avro/*.avsc by src/schemas/codegen.ts (npm run avro:types). Do not edit.
 
-export type ChangeType = 'ADD' | 'MODIFY' | 'MODRDN' | 'DELETE' | 'REPROCESS' | 'SNAPSHOT';
+export type CourseChangeType = 'ADDED' | 'CHANGED' | 'REPROCESS' | 'SNAPSHOT';
 
 export type RunMode = 'LIVE' | 'REPROCESS' | 'SNAPSHOT';
+
+/** A course of MV's catalogue (master_topics) to look at again. Level-triggered: consumers read the topic's current row; the event says which topic and why, never the values. */
+export interface CourseChanged {
+  /** Unique per event. */
+  eventId: string;
+  /** The topic's source id, institution:code:version; also the Kafka key. */
+  sourceId: string;
+  /** ADDED and CHANGED come from the courses producer following the catalogue; REPROCESS from `courses sync --source-id`; SNAPSHOT from `courses sync --all`. */
+  changeType: CourseChangeType;
+  changeTime: number;
+  /** Set on events published by a command run (courses sync). */
+  runId?: null | string;
+  mode?: RunMode;
+  /** Consumers plan and publish the plan but change nothing. */
+  logOnly?: boolean;
+  /** A course made now does not reprocess its people. */
+  skipUsers?: boolean;
+  /** Only these targets act on the event; null means all. */
+  targets?: null | Array<string>;
+  /** catalogue, cli. */
+  source?: string;
+}
+
+export type ChangeType = 'ADD' | 'MODIFY' | 'MODRDN' | 'DELETE' | 'REPROCESS' | 'SNAPSHOT';
 
 /** A person to look at again. Level-triggered: consumers read the person's current record; the event says which person and why, never the values. */
 export interface PersonChanged {

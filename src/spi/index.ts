@@ -3,6 +3,7 @@
  * `src/lib/`; a test holds every file under `src/targets/` to that.
  */
 export * from './config.js';
+export * from './course.js';
 export * from './errors.js';
 export * from './operations.js';
 export * from './person.js';

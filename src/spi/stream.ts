@@ -7,6 +7,7 @@
  */
 import type { MvFacet } from '../mv/facets.js';
 import type { RunMode } from '../schemas/generated.js';
+import type { CatalogueTopic } from '../mv/person.js';
 import type { MvPerson, PersonRecord } from './person.js';
 import type { AnyTarget, GlobalConfig, TargetContext } from './target.js';
 
@@ -51,6 +52,8 @@ export interface StreamSources {
   mv: {
     /** Found people by id, with the facets asked for. */
     readMany(ids: readonly string[], facets?: readonly MvFacet[]): Promise<Map<string, MvPerson>>;
+    /** Topics of the course catalogue by source id, each with its people (one query). */
+    topics(sel: { ids: readonly string[] }): Promise<Map<string, CatalogueTopic>>;
   };
 }
 

@@ -30,6 +30,12 @@ export interface OperationResult {
   error?: string;
   /** The account id in the target, when the operation learned it (a create). */
   accountId?: string;
+  /**
+   * People (idautoIDs) the runtime reprocesses because of this operation: REPROCESS events on
+   * person.changed, in the transaction that commits the result (so exactly once with it), under
+   * the event's run id, addressed to `targets` (null: every target).
+   */
+  reprocess?: { people: string[]; targets: string[] | null };
 }
 
 /** What the runtime knows about a person when it asks the target for the desired account. */

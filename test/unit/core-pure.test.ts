@@ -182,8 +182,8 @@ describe('result building', () => {
       { outcome: 'APPLIED', counters: { coursesAdded: 2 }, accountId: '42', error: null }],
     ['one failed: the result fails, its counter says Fail', [{ outcome: 'APPLIED' }, { outcome: 'FAILED', error: 'refused with tok-123456' }, { outcome: 'APPLIED' }],
       { outcome: 'FAILED', counters: { coursesAdded: 1, coursesAddedFail: 1 }, accountId: 'acc-from-plan', error: 'enrol failed: refused with [redacted]' }],
-    ['a result missing from the target counts as failed', [{ outcome: 'APPLIED' }, { outcome: 'SKIPPED' }],
-      { outcome: 'FAILED', counters: { coursesAdded: 1, coursesAddedFail: 1 }, accountId: 'acc-from-plan', error: 'enrol failed: no result from the target' }],
+    ['a result missing from the target counts as failed; a skipped operation counts nothing', [{ outcome: 'APPLIED' }, { outcome: 'SKIPPED' }],
+      { outcome: 'FAILED', counters: { coursesAddedFail: 1 }, accountId: 'acc-from-plan', error: 'enrol failed: no result from the target' }],
   ])('appliedResult: %s', (_what, results, expected) => {
     const r = appliedResult(prepared(ops, 'acc-from-plan'), results, deps);
     expect({ outcome: r.outcome, counters: r.counters, accountId: r.accountId, error: r.error?.message ?? null }).toEqual(expected);
