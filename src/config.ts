@@ -14,13 +14,20 @@ export const ConfigSchema = z.object({
     /** TLS to the brokers (`true`: the system's authorities) and SASL (plain, scram-sha-256, scram-sha-512). */
     ...kafkaSecurity,
     partitions: z.number().int().min(1).default(12),
+    prefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"').default('').describe('Put before every topic name (those under `topics` too, and the dead-letter topics) and every consumer group and transactional id, so several environments can share one cluster: e.g. `test.`.'),
+    replicationFactor: z.number().int().min(1).optional().describe('Replicas of each topic tilgang creates (default: the broker\'s `default.replication.factor`); 3 on a production cluster. Topics that exist are left as they are.'),
+    minInsyncReplicas: z.number().int().min(1).optional().describe('`min.insync.replicas` of each topic tilgang creates (default: the broker\'s); with replicationFactor 3, 2 keeps writes safe through the loss of one broker.'),
+    retention: z.object({
+      deadLettersMs: z.number().int().min(-1).default(-1).describe('`retention.ms` of the dead-letter topics: -1 keeps every dead letter until it is deleted on purpose (a redrive marks letters done, it does not delete them), not the broker\'s 7 days.'),
+      resultsMs: z.number().int().min(-1).optional().describe('`retention.ms` of provisioning.result (default: the broker\'s); the results store keeps its own copy for `history.retentionDays`.'),
+    }).strict().prefault({}),
     topics: z.object({
       personChanged: z.string().default('person.changed'),
       provisioningResult: z.string().default('provisioning.result'),
       courseChanged: z.string().default('course.changed'),
       producerState: z.string().default('tilgang.producer.state').describe('Where the producer keeps its change-log cookie, written in the same transaction as the events.'),
     }).prefault({}),
-  }).strict(),
+  }).strict().refine((k) => !(k.replicationFactor && k.minInsyncReplicas && k.minInsyncReplicas > k.replicationFactor), { message: 'minInsyncReplicas cannot exceed replicationFactor: every write would be refused', path: ['minInsyncReplicas'] }),
   registry: z.object({
     url: z.url(),
     /** Basic auth ({ username, password }) or a bearer token ({ token }). */
@@ -90,7 +97,25 @@ export function describeIssues(error: z.ZodError, prefix = ''): string {
 export function parseConfig(raw: unknown, source: string): Config {
   const r = ConfigSchema.safeParse(raw);
   if (!r.success) throw new ConfigError(`invalid configuration in ${source}:\n${describeIssues(r.error)}`);
-  return r.data;
+  return withPrefix(r.data);
+}
+
+/**
+ * kafka.prefix put before the topic names and group ids the configuration holds, once, when it is
+ * read: code that names a topic or group of its own (dead letters, target groups) uses kafkaName.
+ */
+function withPrefix(c: Config): Config {
+  const p = c.kafka.prefix;
+  if (!p) return c;
+  const t = c.kafka.topics as Record<string, string>;
+  for (const k of Object.keys(t)) t[k] = `${p}${t[k]}`;
+  c.history.groupId = `${p}${c.history.groupId}`;
+  return c;
+}
+
+/** A topic, group or transactional id of tilgang's own, with the environment's kafka.prefix. */
+export function kafkaName(cfg: Pick<Config, 'kafka'>, name: string): string {
+  return `${cfg.kafka.prefix}${name}`;
 }
 
 /** The checked-in example, used only when no configuration is named: it fits the local stack. */
@@ -180,5 +205,5 @@ export function parseWholeConfig(raw: unknown, source: string, known: ReadonlyMa
     }
   }
   if (problems.length || !r.success) throw new ConfigError(`invalid configuration in ${source}:\n${problems.join('\n')}`);
-  return r.data;
+  return withPrefix(r.data);
 }

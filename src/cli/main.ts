@@ -156,8 +156,8 @@ const dlq = program.command('dlq').description('the dead-letter topic of a targe
 dlq.command('list').argument('<target>', 'a target name, or writeback').action(async (target: string) => {
   const cfg = await config();
   requireTargets(cfg, [target], { also: [WRITEBACK] });
-  const { letters } = await readDeadLetters(makeKafka(cfg), target);
-  if (!letters.length) return console.log(`${dlqTopic(target)}: empty`);
+  const { letters } = await readDeadLetters(makeKafka(cfg), target, undefined, cfg.kafka.prefix);
+  if (!letters.length) return console.log(`${dlqTopic(target, cfg.kafka.prefix)}: empty`);
   for (const l of letters) {
     const who = l.personId || `(no person; key ${l.key ?? 'none'})`;
     const of = l.resultTarget ? `  [${l.resultTarget}]` : '';

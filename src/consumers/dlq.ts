@@ -1,11 +1,18 @@
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../config.js';
+import type { TopicSpec } from '../lib/kafka.js';
 import { readToEnd } from '../lib/read-to-end.js';
 import { newRunId, reprocessForTarget } from '../producers/publisher.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
 
-export const dlqTopic = (owner: string) => `tilgang.${owner}.dlq`;
-const redriveGroup = (owner: string) => `tilgang.${owner}.dlq-redrive`;
+/** The dead-letter topic of a target or of the writeback, after the environment's kafka.prefix. */
+export const dlqTopic = (owner: string, prefix = '') => `${prefix}tilgang.${owner}.dlq`;
+const redriveGroup = (owner: string, prefix = '') => `${prefix}tilgang.${owner}.dlq-redrive`;
+
+/** A dead-letter topic as it is created: one partition, kept for kafka.retention.deadLettersMs (default: until deleted on purpose). */
+export function dlqTopicSpec(cfg: Pick<Config, 'kafka'>, topic: string): TopicSpec {
+  return { topic, partitions: 1, retentionMs: cfg.kafka.retention.deadLettersMs };
+}
 
 /** The writeback's dead letters are listed and redriven like a target's: `tilgang dlq list writeback`. */
 export const WRITEBACK = 'writeback';
@@ -43,14 +50,15 @@ export function dlqMessage(r: ProvisioningResult, src: { topic: string; partitio
 }
 
 /** Reads the dead letters not yet redriven (those after the redrive group's committed offset). */
-export async function readDeadLetters(kafka: Kafka, target: string, topic = dlqTopic(target)): Promise<{ letters: (DeadLetter & { offset: string })[]; end: number }> {
+export async function readDeadLetters(kafka: Kafka, target: string, topicName?: string, prefix = ''): Promise<{ letters: (DeadLetter & { offset: string })[]; end: number }> {
+  const topic = topicName ?? dlqTopic(target, prefix);
   const admin = kafka.admin();
   await admin.connect();
   try {
     if (!(await admin.listTopics()).includes(topic)) return { letters: [], end: 0 };
     const [p] = await admin.fetchTopicOffsets(topic);
     const end = Number(p?.high ?? 0);
-    const committed = await admin.fetchOffsets({ groupId: redriveGroup(target), topics: [topic] });
+    const committed = await admin.fetchOffsets({ groupId: redriveGroup(target, prefix), topics: [topic] });
     const from = Math.max(0, Number(committed[0]?.partitions[0]?.offset ?? -1), Number(p?.low ?? 0));
     if (from >= end) return { letters: [], end };
     const letters: (DeadLetter & { offset: string })[] = [];
@@ -71,8 +79,8 @@ export async function readDeadLetters(kafka: Kafka, target: string, topic = dlqT
  * back. Letters naming no person (bytes that were not an event) or no target have nothing to redo.
  */
 export async function redrive(cfg: Config, kafka: Kafka, target: string, opts: { personChangedTopic?: string; dlq?: string } = {}): Promise<{ runId: string; people: number; unaddressed: number }> {
-  const topic = opts.dlq ?? dlqTopic(target);
-  const { letters, end } = await readDeadLetters(kafka, target, topic);
+  const topic = opts.dlq ?? dlqTopic(target, cfg.kafka.prefix);
+  const { letters, end } = await readDeadLetters(kafka, target, topic, cfg.kafka.prefix);
   const runId = newRunId();
   const { byTarget, unaddressed } = redriveTargets(target, letters);
   let people = 0;
@@ -83,7 +91,7 @@ export async function redrive(cfg: Config, kafka: Kafka, target: string, opts: {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.setOffsets({ groupId: redriveGroup(target), topic, partitions: [{ partition: 0, offset: String(end) }] });
+    await admin.setOffsets({ groupId: redriveGroup(target, cfg.kafka.prefix), topic, partitions: [{ partition: 0, offset: String(end) }] });
   } finally {
     await admin.disconnect().catch(() => {});
   }

@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { describeIssues, resolvedSecrets } from '../config.js';
+import { describeIssues, kafkaName, resolvedSecrets } from '../config.js';
 import { A } from '../directory/attributes.js';
 import { Directory } from '../directory/client.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { withDeadline, type DependencyHealth } from '../lib/health.js';
 import { eq } from '../lib/ldap/filter.js';
-import { ensureTopicsOn, FencedError, PartitionTransactions, ResilientConsumer, type EachBatchPayload, type Kafka, type KafkaMessage } from '../lib/kafka.js';
+import { ensureTopicsOn, FencedError, resultsTopicSpec, topicSettings, PartitionTransactions, ResilientConsumer, type EachBatchPayload, type Kafka, type KafkaMessage } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { MvReader, MvUnavailableError } from '../mv/person.js';
 import { EventCodec, isRegistryUnreachable } from '../schemas/codec.js';
 import type { PersonChanged, ProvisioningResult } from '../schemas/generated.js';
 import { backoffDelay, sleep } from '../lib/backoff.js';
-import { dlqMessage, dlqTopic } from './dlq.js';
+import { dlqMessage, dlqTopic, dlqTopicSpec } from './dlq.js';
 import { isTransient, TransientError } from '../spi/index.js';
 import { MassChangeGuard, type GuardSettings } from './guard.js';
 import { Availability } from './availability.js';
@@ -79,14 +79,14 @@ export class TargetGroup {
   readonly counts = { events: 0, results: 0, dlq: 0, retries: 0, coalesced: 0, assignments: 0 };
 
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, readonly target: AnyTarget, private readonly opts: TargetGroupOptions = {}) {
-    this.groupId = opts.groupId ?? `tilgang.${target.name}`;
+    this.groupId = opts.groupId ?? kafkaName(cfg, `tilgang.${target.name}`);
     this.log = child({ component: 'target-group', target: target.name });
     this.codec = new EventCodec(cfg.registry);
     this.stream = streamFor(target, opts.streams);
     this.topics = {
       personChanged: opts.topics?.personChanged ?? this.stream.topic(cfg),
       provisioningResult: opts.topics?.provisioningResult ?? cfg.kafka.topics.provisioningResult,
-      dlq: opts.topics?.dlq ?? dlqTopic(target.name),
+      dlq: opts.topics?.dlq ?? dlqTopic(target.name, cfg.kafka.prefix),
       // Where the people an operation asks to reprocess go: the person stream's topic.
       reprocess: opts.topics?.reprocess ?? cfg.kafka.topics.personChanged,
     };
@@ -138,10 +138,10 @@ export class TargetGroup {
     await this.guard.ensure();
     await ensureTopicsOn(this.kafka, [
       { topic: this.topics.personChanged, partitions: this.cfg.kafka.partitions },
-      { topic: this.topics.provisioningResult, partitions: this.cfg.kafka.partitions },
-      { topic: this.topics.dlq, partitions: 1 },
+      resultsTopicSpec(this.cfg, this.topics.provisioningResult),
+      dlqTopicSpec(this.cfg, this.topics.dlq),
       ...(this.topics.reprocess !== this.topics.personChanged ? [{ topic: this.topics.reprocess, partitions: this.cfg.kafka.partitions }] : []),
-    ]);
+    ], topicSettings(this.cfg));
     await this.codec.register('ProvisioningResult', this.topics.provisioningResult);
     // Registered before the first commit: registering concurrently from many encodes races in the registry.
     await this.codec.register('PersonChanged', this.topics.reprocess);

@@ -1,16 +1,16 @@
 import type { EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { ResultCodeError } from 'ldapts';
-import { resolvedSecrets, type Config } from '../config.js';
+import { kafkaName, resolvedSecrets, type Config } from '../config.js';
 import { A, STATUS_OBJECT_CLASS } from '../directory/attributes.js';
 import { Directory, DirectoryError, DirectoryUnavailableError, values } from '../directory/client.js';
 import { Backoff, sleep } from '../lib/backoff.js';
-import { ensureTopics, ResilientConsumer } from '../lib/kafka.js';
+import { ensureTopics, ResilientConsumer, resultsTopicSpec, topicSettings } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { scrubMessage } from '../lib/redact.js';
 import { EventCodec, isRegistryUnreachable } from '../schemas/codec.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
-import { deadLetterMessage, dlqTopic, WRITEBACK, type DeadLetter } from './dlq.js';
+import { deadLetterMessage, dlqTopic, dlqTopicSpec, WRITEBACK, type DeadLetter } from './dlq.js';
 
 export interface StatusValue { target: string; at: string; outcome: string; error: string }
 
@@ -106,7 +106,7 @@ export class Writeback {
 
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: { groupId?: string; topic?: string; dlq?: string; peopleDn?: string; backoff?: { baseMs: number; capMs: number } } = {}) {
     this.codec = new EventCodec(cfg.registry);
-    this.topics = { results: opts.topic ?? cfg.kafka.topics.provisioningResult, dlq: opts.dlq ?? dlqTopic(WRITEBACK) };
+    this.topics = { results: opts.topic ?? cfg.kafka.topics.provisioningResult, dlq: opts.dlq ?? dlqTopic(WRITEBACK, cfg.kafka.prefix) };
   }
 
   /**
@@ -136,11 +136,11 @@ export class Writeback {
     this.directory = await Directory.connect(this.cfg, { peopleDn: this.opts.peopleDn });
     const admin = this.kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, [{ topic: this.topics.results, partitions: this.cfg.kafka.partitions }, { topic: this.topics.dlq, partitions: 1 }]);
+    await ensureTopics(admin, [resultsTopicSpec(this.cfg, this.topics.results), dlqTopicSpec(this.cfg, this.topics.dlq)], topicSettings(this.cfg));
     await admin.disconnect();
     this.dlqProducer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.dlqProducer.connect();
-    this.consumer = new ResilientConsumer(this.kafka, { groupId: this.opts.groupId ?? 'tilgang.writeback', readUncommitted: false, maxWaitTimeInMs: 100 }, async (c) => {
+    this.consumer = new ResilientConsumer(this.kafka, { groupId: this.opts.groupId ?? kafkaName(this.cfg, 'tilgang.writeback'), readUncommitted: false, maxWaitTimeInMs: 100 }, async (c) => {
       await c.subscribe({ topic: this.topics.results, fromBeginning: true });
       await c.run({
         partitionsConsumedConcurrently: 4,

@@ -1,7 +1,7 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
 import type { Config } from '../config.js';
 import { Backoff, sleep } from '../lib/backoff.js';
-import { ensureTopicsOn, ResilientConsumer } from '../lib/kafka.js';
+import { ensureTopicsOn, ResilientConsumer, resultsTopicSpec, topicSettings } from '../lib/kafka.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
 import { EventCodec, isRegistryUnreachable } from '../schemas/codec.js';
@@ -52,7 +52,7 @@ export class ResultsRecorder {
   async start(): Promise<void> {
     await this.store.ensure();
     await this.prune();
-    await ensureTopicsOn(this.kafka, [{ topic: this.topic, partitions: this.cfg.kafka.partitions }]);
+    await ensureTopicsOn(this.kafka, [resultsTopicSpec(this.cfg, this.topic)], topicSettings(this.cfg));
     this.consumer = new ResilientConsumer(this.kafka, { groupId: this.opts.groupId ?? this.cfg.history.groupId, readUncommitted: false, maxWaitTimeInMs: 200 }, async (c) => {
       await c.subscribe({ topic: this.topic, fromBeginning: true });
       await c.run({ partitionsConsumedConcurrently: 4, eachBatchAutoResolve: false, autoCommitInterval: 2_000, eachBatch: (p) => this.onBatch(p) });

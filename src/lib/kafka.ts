@@ -76,11 +76,36 @@ export function makeKafka(cfg: Config, clientId = cfg.kafka.clientId): Kafka {
   });
 }
 
+/** A topic tilgang creates when it is missing. `retentionMs` -1: kept until deleted on purpose. */
+export interface TopicSpec { topic: string; partitions: number; compact?: boolean; retentionMs?: number | undefined }
+
+/** How every topic tilgang creates is replicated (unset: the broker's defaults). */
+export interface TopicSettings { replicationFactor?: number | undefined; minInsyncReplicas?: number | undefined }
+
+export function topicSettings(cfg: Pick<Config, 'kafka'>): TopicSettings {
+  return { replicationFactor: cfg.kafka.replicationFactor, minInsyncReplicas: cfg.kafka.minInsyncReplicas };
+}
+
+/** provisioning.result as it is created: kept for kafka.retention.resultsMs (default: the broker's retention). */
+export function resultsTopicSpec(cfg: Pick<Config, 'kafka'>, topic = cfg.kafka.topics.provisioningResult): TopicSpec {
+  return { topic, partitions: cfg.kafka.partitions, retentionMs: cfg.kafka.retention.resultsMs };
+}
+
+/** The topic-level settings a new topic is created with. */
+export function topicConfigEntries(t: TopicSpec, s: TopicSettings = {}): { name: string; value: string }[] {
+  return [
+    ...(t.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+    ...(t.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(t.retentionMs) }] : []),
+    ...(s.minInsyncReplicas !== undefined ? [{ name: 'min.insync.replicas', value: String(s.minInsyncReplicas) }] : []),
+  ];
+}
+
 /**
- * Creates the topics that are missing; existing ones are left as they are. Several workers may
- * create the same topic at once: whoever loses that race waits until the topic is there.
+ * Creates the topics that are missing, with the replication and retention asked for; existing ones
+ * are left as they are. Several workers may create the same topic at once: whoever loses that race
+ * waits until the topic is there.
  */
-export async function ensureTopics(admin: Admin, topics: { topic: string; partitions: number; compact?: boolean }[]): Promise<void> {
+export async function ensureTopics(admin: Admin, topics: TopicSpec[], settings: TopicSettings = {}): Promise<void> {
   const backoff = new Backoff({ baseMs: 200, capMs: 2_000, jitter: 'full' });
   for (let attempt = 0; ; attempt++) {
     const existing = new Set(await admin.listTopics());
@@ -92,11 +117,16 @@ export async function ensureTopics(admin: Admin, topics: { topic: string; partit
         topics: missing.map((t) => ({
           topic: t.topic,
           numPartitions: t.partitions,
-          configEntries: t.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+          ...(settings.replicationFactor ? { replicationFactor: settings.replicationFactor } : {}),
+          configEntries: topicConfigEntries(t, settings),
         })),
       });
       return;
     } catch (e) {
+      // A setting the cluster cannot meet (more replicas than brokers, an unknown config) does not heal.
+      const refused = ((e as { errors?: { type?: string; message?: string; topic?: string }[] }).errors ?? [])
+        .filter((x) => x.type === 'INVALID_REPLICATION_FACTOR' || x.type === 'INVALID_CONFIG' || x.type === 'POLICY_VIOLATION');
+      if (refused.length) throw new Error(`Kafka refused to create ${refused.map((x) => `${x.topic ?? 'a topic'} (${x.type}: ${x.message})`).join('; ')}`);
       // "already exists", or the leader wait of a topic another worker was creating: look again.
       if (attempt >= 10) throw e;
       await sleep(backoff.next());
@@ -105,11 +135,11 @@ export async function ensureTopics(admin: Admin, topics: { topic: string; partit
 }
 
 /** ensureTopics with a short-lived admin client of its own. */
-export async function ensureTopicsOn(kafka: Kafka, topics: { topic: string; partitions: number; compact?: boolean }[]): Promise<void> {
+export async function ensureTopicsOn(kafka: Kafka, topics: TopicSpec[], settings: TopicSettings = {}): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, topics);
+    await ensureTopics(admin, topics, settings);
   } finally {
     await admin.disconnect().catch(() => {});
   }

@@ -2,7 +2,7 @@ import type { Admin, Kafka, Message } from 'kafkajs';
 import type { Entry } from 'ldapts';
 import type { Config } from '../config.js';
 import { Directory } from '../directory/client.js';
-import { ensureTopics } from '../lib/kafka.js';
+import { ensureTopics, topicSettings } from '../lib/kafka.js';
 import { eq } from '../lib/ldap/filter.js';
 import { child } from '../lib/log.js';
 import { metrics } from '../lib/metrics.js';
@@ -67,7 +67,7 @@ export class ChangelogProducer {
     this.pollMs = opts.pollMs ?? 100;
     this.log = child({ component: 'producer', producer: this.name });
     this.publisher = new PersonEventPublisher(kafka, cfg, `tilgang.producer.${this.name}`);
-    this.store = new CookieStore(kafka, cfg.kafka.topics.producerState, this.name);
+    this.store = new CookieStore(kafka, cfg.kafka.topics.producerState, this.name, topicSettings(cfg));
     this.admin = kafka.admin();
   }
 
@@ -78,7 +78,7 @@ export class ChangelogProducer {
 
   async start(): Promise<void> {
     await this.admin.connect();
-    await ensureTopics(this.admin, [{ topic: this.cfg.kafka.topics.personChanged, partitions: this.cfg.kafka.partitions }]);
+    await ensureTopics(this.admin, [{ topic: this.cfg.kafka.topics.personChanged, partitions: this.cfg.kafka.partitions }], topicSettings(this.cfg));
     await this.store.ensure(this.admin);
     await this.publisher.connect();
     this.running = this.loop();

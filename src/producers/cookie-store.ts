@@ -1,5 +1,5 @@
 import type { Admin, Kafka, TopicMessages, Transaction } from 'kafkajs';
-import { ensureTopics } from '../lib/kafka.js';
+import { ensureTopics, type TopicSettings } from '../lib/kafka.js';
 import { readToEnd } from '../lib/read-to-end.js';
 
 /** What the producer remembers between runs; written in the same transaction as the events it covers. */
@@ -17,10 +17,10 @@ export interface ProducerState {
  * neither, and a restart resumes exactly after the last committed change.
  */
 export class CookieStore {
-  constructor(private readonly kafka: Kafka, private readonly topic: string, private readonly key: string) {}
+  constructor(private readonly kafka: Kafka, private readonly topic: string, private readonly key: string, private readonly settings: TopicSettings = {}) {}
 
   async ensure(admin: Admin): Promise<void> {
-    await ensureTopics(admin, [{ topic: this.topic, partitions: 1, compact: true }]);
+    await ensureTopics(admin, [{ topic: this.topic, partitions: 1, compact: true }], this.settings);
   }
 
   /**

@@ -57,7 +57,8 @@ export class PersonEventPublisher {
   readonly topic: string;
 
   constructor(kafka: Kafka, cfg: Config, transactionalId: string, topic = cfg.kafka.topics.personChanged) {
-    this.producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+    // The environment's kafka.prefix, as on every id tilgang gives Kafka.
+    this.producer = kafka.producer({ transactionalId: `${cfg.kafka.prefix}${transactionalId}`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
     this.codec = new EventCodec(cfg.registry);
     this.topic = topic;
   }

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { A } from '../directory/attributes.js';
 import { Directory, type PersonRecord } from '../directory/client.js';
 import { and, anyOf, eq } from '../lib/ldap/filter.js';
-import { ensureTopics } from '../lib/kafka.js';
+import { ensureTopics, topicSettings } from '../lib/kafka.js';
 import { newRunId, PersonEventPublisher, runEvent, type RunInfo } from './publisher.js';
 
 /** The seed's key_field values, and the directory attribute each one names. */
@@ -88,7 +88,7 @@ export async function sync(cfg: Config, kafka: Kafka, o: SyncOptions): Promise<S
   try {
     const { ids, unknown } = await selectPeople(dir, o);
     await admin.connect();
-    await ensureTopics(admin, [{ topic, partitions: cfg.kafka.partitions }]);
+    await ensureTopics(admin, [{ topic, partitions: cfg.kafka.partitions }], topicSettings(cfg));
     await publisher.connect();
     const bar = o.progress ? new cliProgress.SingleBar({ format: `${runId} [{bar}] {value}/{total} people` }, cliProgress.Presets.shades_classic) : undefined;
     bar?.start(ids.length, 0);
