@@ -2,8 +2,9 @@
  * `npm run bench:ad`: a full reconciliation of N people (10,000 by default) into the stack's real
  * Samba AD domain controller, three ways in the same run, each into an OU of its own:
  *
- *   tilgang  the target's own functions as the consumer group drives them: desired → actual →
- *            plan → apply, `--concurrency` people at a time over the configured LDAPS connections;
+ *   tilgang  the target's own functions as the consumer group drives them: a chunk of 500 people
+ *            read and planned, then applied, `--concurrency` people at a time over the configured
+ *            LDAPS connections;
  *   seed     the seed's way (PortalLdapToAD): one person at a time, one request per step — look
  *            the account up, then add it, set its password, enable it (or modify what changed);
  *   limit    a bare ldapts script: the same adds (password and enabled flag in the add) and the
@@ -19,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { Attribute, Change, Client } from 'ldapts';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
-import { mapLimit } from '../src/lib/concurrency.js';
+import { chunks, mapLimit } from '../src/lib/concurrency.js';
 import type { MvPerson, OrgUnit } from '../src/mv/person.js';
 import { TransientError, type PersonContext } from '../src/spi/index.js';
 import { up } from '../src/stack/index.js';
@@ -36,6 +37,8 @@ const N = arg('persons', 10_000);
 const CONCURRENCY = arg('concurrency', 16);
 const CONNECTIONS = arg('connections', 4);
 const SEED_SAMPLE = Math.min(N, arg('seed-sample', N));
+/** The runtime's chunk of a partition's events. */
+const CHUNK = 500;
 
 const UNITS: OrgUnit[][] = [
   ['121000', 'Institutt for informatikk', 'Informatikk'], ['122000', 'Matematisk institutt', 'Matematikk'], ['123000', 'Fysisk institutt', 'Fysikk'],
@@ -99,24 +102,43 @@ async function main(): Promise<void> {
     const ctx = { config, global, log };
     const s = await target.connect(ctx);
     let retries = 0;
+    /**
+     * As the runtime does: a chunk of a partition's events (500) at a time, first every person's read
+     * and plan (`--concurrency` at once, so their account lookups meet in a few searches), then every
+     * apply; a transient failure (an OU made meanwhile by another person) is read and planned again.
+     */
     const reconcile = async (list: PersonContext[]) => {
       let failed = 0;
-      await mapLimit(list, CONCURRENCY, async (p) => {
-        // As the runtime does: a transient failure (an OU made meanwhile by another person) is read and planned again.
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const d = target.desired(p, ctx);
-            const a = await target.actual(p, d, s, ctx);
-            const plan = target.plan(d, a, p, ctx);
-            const r = await target.apply(plan, s, ctx, p);
-            failed += r.filter((x) => x.outcome === 'FAILED').length;
-            return;
-          } catch (e) {
+      for (const chunk of chunks(list, CHUNK)) {
+        let pending = chunk;
+        for (let attempt = 1; pending.length; attempt++) {
+          const again: PersonContext[] = [];
+          const transient = (p: PersonContext, e: unknown) => {
             if (!(e instanceof TransientError) || attempt >= 5) throw e;
             retries++;
-          }
+            again.push(p);
+          };
+          const planned = await mapLimit(pending, CONCURRENCY, async (p) => {
+            try {
+              const d = target.desired(p, ctx);
+              const a = await target.actual(p, d, s, ctx);
+              return { p, plan: target.plan(d, a, p, ctx) };
+            } catch (e) {
+              transient(p, e);
+              return undefined;
+            }
+          });
+          await mapLimit(planned.filter((x) => x !== undefined), CONCURRENCY, async ({ p, plan }) => {
+            try {
+              const r = await target.apply(plan, s, ctx, p);
+              failed += r.filter((x) => x.outcome === 'FAILED').length;
+            } catch (e) {
+              transient(p, e);
+            }
+          });
+          pending = again;
         }
-      });
+      }
       if (failed) throw new Error(`tilgang: ${failed} operations failed`);
     };
     const ps = people('tilgang', N);

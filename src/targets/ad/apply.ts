@@ -3,7 +3,7 @@
  * allows (a create carries its password and enabled flag in the add). A transient failure throws
  * (the runtime re-reads and re-plans); a terminal one fails its operation and skips the rest.
  */
-import { AlreadyExistsError, Attribute, Change, type Client } from 'ldapts';
+import { AlreadyExistsError, Attribute, Change, NoSuchObjectError, type Client } from 'ldapts';
 import { parseDn } from '../../lib/ldap/dn.js';
 import { TerminalError, TransientError, type OperationResult, type PersonContext, type Plan } from '../../spi/index.js';
 import { adError } from './client.js';
@@ -15,14 +15,16 @@ import type { AdSession } from './read.js';
 const replace = (type: string, values: (string | Buffer)[]) => new Change({ operation: 'replace', modification: new Attribute({ type, values: values as string[] }) });
 
 /** Adds the OUs top-down; one made meanwhile by another person's create is fine. */
-async function ensureOus(c: Client, ous: string[], person: string): Promise<void> {
+async function ensureOus(c: Client, ous: string[], person: string, s: AdSession): Promise<void> {
   for (const ou of ous) {
+    if (s.ouExists(ou)) continue;
     const ouName = parseDn(ou)[0]![0]!.value;
     try {
       await c.add(ou, { objectClass: ['top', 'organizationalUnit'], ou: ouName });
     } catch (e) {
       if (!(e instanceof AlreadyExistsError)) throw adError(e, person, `create the org unit ${ou}`);
     }
+    s.noteOu(ou);
   }
 }
 
@@ -32,10 +34,10 @@ function namedAttribute(e: unknown, attrs: string[]): string | undefined {
   return attrs.find((a) => new RegExp(`\\b${a}\\b`, 'i').test(m));
 }
 
-async function applyOne(p: Payload, c: Client, cfg: AdConfig, person: PersonContext): Promise<void> {
+async function applyOne(p: Payload, c: Client, cfg: AdConfig, person: PersonContext, s: AdSession): Promise<void> {
   switch (p.kind) {
     case 'create': {
-      await ensureOus(c, p.ous, person.id);
+      await ensureOus(c, p.ous, person.id, s);
       const attrs: Record<string, string | string[] | Buffer[]> = { objectClass: ['top', 'person', 'organizationalPerson', 'user'], ...p.attributes };
       // Born enabled with its password in the same add: one request, never an enabled account without a password.
       attrs.unicodePwd = [unicodePwd(generatePassword(cfg.passwordPolicy))];
@@ -62,7 +64,7 @@ async function applyOne(p: Payload, c: Client, cfg: AdConfig, person: PersonCont
     }
     case 'rename':
     case 'move': {
-      if (p.kind === 'move') await ensureOus(c, p.ous, person.id);
+      if (p.kind === 'move') await ensureOus(c, p.ous, person.id, s);
       try {
         await c.modifyDN(p.dn, p.newDn);
       } catch (e) {
@@ -92,9 +94,11 @@ export async function applyAd(plan: Plan<Payload>, s: AdSession, person: PersonC
     }
     const p = op.payload!;
     try {
-      await applyOne(p, c, s.cfg, person);
+      await applyOne(p, c, s.cfg, person, s);
       out.push({ outcome: 'APPLIED', accountId: 'newDn' in p ? p.newDn : p.dn });
     } catch (e) {
+      // An OU tilgang believed in may have been removed: the retry looks the OUs up again.
+      if ((e as { code?: string }).code === 'no-such-object' || e instanceof NoSuchObjectError) s.forgetOus();
       if (e instanceof TransientError) throw e;
       const err = e instanceof TerminalError ? e : adError(e, person.id, op.kind);
       if (err instanceof TransientError) throw err;

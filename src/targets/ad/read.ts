@@ -3,14 +3,15 @@
  * sAMAccountName, and the facts plan needs and cannot look up itself — the manager's account,
  * the cns and addresses others hold, which OUs exist, reports waiting for this manager.
  */
-import { Client as LdapClient, NoSuchObjectError, SubstringFilter, type Entry } from 'ldapts';
+import { Client as LdapClient, NoSuchObjectError, type Entry } from 'ldapts';
+import { Batcher } from '../../lib/batching.js';
 import { dnEquals, normalizeDn, parentDn } from '../../lib/ldap/dn.js';
 import { and, anyOf, eq, not, or, present } from '../../lib/ldap/filter.js';
 import { first, readSecret, TerminalError, type GlobalConfig, type PersonContext } from '../../spi/index.js';
 import { adError, strings, type AdConnection } from './client.js';
 import type { AdConfig } from './config.js';
 import type { Desired } from './desired.js';
-import { isCnOf, primarySmtp } from './names.js';
+import { cnCandidates, isCnOf, primarySmtp } from './names.js';
 
 export const UAC_DISABLED = 0x2;
 
@@ -39,11 +40,63 @@ export interface Actual {
   reports: string[];
 }
 
+/** Keys of the account lookups a wave shares: an anchor value or a sAMAccountName. */
+type AccountKey = `anchor:${string}` | `sam:${string}`;
+
+/** Accounts looked up together: at most this many keys in one search filter. */
+const LOOKUP_BATCH = 100;
+/** How long a lookup waits for the other people of its wave (each arrives after its own reads). */
+const LOOKUP_LINGER_MS = 10;
+
 /** The AD side of the target: LDAPS to the domain, and the portal directory for a new manager's reports. */
 export class AdSession {
   private directory?: Promise<LdapClient>;
+  /**
+   * User accounts by anchor or sAMAccountName, the lookups of people read at the same time in one
+   * search. The anchor attribute is usually not indexed (employeeNumber is not, in AD's schema):
+   * each search by it scans every object of the domain, so one scan serves a whole wave.
+   */
+  private readonly accounts: Batcher<AccountKey, Entry[]>;
+  /** Placement OUs seen to exist (normalised DNs); forgotten when a write says one is gone. */
+  private readonly ous = new Set<string>();
 
-  constructor(readonly ad: AdConnection, readonly cfg: AdConfig, readonly global: GlobalConfig) {}
+  constructor(readonly ad: AdConnection, readonly cfg: AdConfig, readonly global: GlobalConfig) {
+    this.accounts = new Batcher((keys) => this.fetchAccounts(keys), LOOKUP_BATCH, () => [], LOOKUP_LINGER_MS);
+  }
+
+  /** The user accounts whose anchor is `value` (`anchor:`) or whose sAMAccountName is (`sam:`). */
+  findAccounts(key: AccountKey): Promise<Entry[]> {
+    return this.accounts.load(key);
+  }
+
+  private async fetchAccounts(keys: AccountKey[]): Promise<Map<AccountKey, Entry[]>> {
+    const anchor = this.cfg.anchor;
+    const terms = keys.map((k) => (k.startsWith('anchor:') ? eq(anchor, k.slice(7)) : eq('sAMAccountName', k.slice(4))));
+    const c = await this.ad.client();
+    const { searchEntries } = await c.search(this.cfg.baseDn, { scope: 'sub', filter: and(USER, or(...terms)), attributes: managedAttributes(this.cfg), paged: false });
+    // AD compares these values case-insensitively: so does the sorting of the answer.
+    const out = new Map<AccountKey, Entry[]>();
+    const add = (k: AccountKey, e: Entry) => out.set(k, [...(out.get(k) ?? []), e]);
+    for (const e of searchEntries) {
+      for (const v of strings(e, anchor)) add(`anchor:${v.toLowerCase()}`, e);
+      for (const v of strings(e, 'sAMAccountName')) add(`sam:${v.toLowerCase()}`, e);
+    }
+    return new Map(keys.map((k) => [k, out.get(k.toLowerCase() as AccountKey) ?? []]));
+  }
+
+  /** Whether an OU is known to exist (seen by a search or made by tilgang). */
+  ouExists(dn: string): boolean {
+    return this.ous.has(normalizeDn(dn));
+  }
+
+  noteOu(dn: string): void {
+    this.ous.add(normalizeDn(dn));
+  }
+
+  /** A write found an entry missing: an OU may have been removed, look them up again. */
+  forgetOus(): void {
+    this.ous.clear();
+  }
 
   /** The portal directory, as tilgang's service account, opened on first use. */
   portal(): Promise<LdapClient> {
@@ -97,8 +150,13 @@ export async function readActual(person: PersonContext, d: Desired | null, s: Ad
     }
   };
 
-  const keys = [eq(cfg.anchor, person.id), ...(username ? [eq('sAMAccountName', username)] : [])];
-  const found = await search(cfg.baseDn, and(USER, or(...keys)), managedAttributes(cfg));
+  let found: Entry[];
+  try {
+    const lists = await Promise.all([s.findAccounts(`anchor:${person.id}`), ...(username ? [s.findAccounts(`sam:${username}`)] : [])]);
+    found = [...new Map(lists.flat().map((e) => [normalizeDn(e.dn), e])).values()];
+  } catch (e) {
+    throw adError(e, person.id, `search ${cfg.baseDn}`);
+  }
   if (found.length > 1) {
     throw new TerminalError(`person ${person.id}, target ad: duplicate accounts (${cfg.anchor} ${person.id} or sAMAccountName ${username}): ${found.map((e) => e.dn).join('; ')}`,
       'duplicate', cfg.anchor);
@@ -113,10 +171,16 @@ export async function readActual(person: PersonContext, d: Desired | null, s: Ad
 
   const moving = !account || !dnEquals(account.parentDn, d.parentDn);
   const [manager, ous, cns, addresses, reports] = await Promise.all([
-    d.managerId ? search(cfg.baseDn, and(USER, eq(cfg.anchor, d.managerId)), ['1.1']) : undefined,
-    moving ? Promise.all(d.ouChain.map(async (ou) => ((await search(ou, present('objectClass'), ['1.1'], 'base')).length ? normalizeDn(ou) : null))) : [],
+    d.managerId ? s.findAccounts(`anchor:${d.managerId}`).catch((e: unknown) => { throw adError(e, person.id, `search ${cfg.baseDn} for the manager`); }) : undefined,
+    moving ? Promise.all(d.ouChain.map(async (ou) => {
+      if (s.ouExists(ou)) return normalizeDn(ou);
+      if (!(await search(ou, present('objectClass'), ['1.1'], 'base')).length) return null;
+      s.noteOu(ou);
+      return normalizeDn(ou);
+    })) : [],
+    // The cns the account could take (and the one it has), by equality on the indexed cn.
     moving || !isCnOf(account.cn, d.fullName)
-      ? search(d.parentDn, new SubstringFilter({ attribute: 'cn', initial: d.fullName }), ['cn'], 'one')
+      ? search(d.parentDn, or(...[...cnCandidates(d.fullName), ...(account ? [account.cn] : [])].map((v) => eq('cn', v))), ['cn'], 'one')
       : [],
     !account || !primarySmtp(account.attributes.proxyAddresses ?? [])
       ? search(cfg.baseDn, or(...d.addressCandidates.flatMap((l) => [eq('proxyAddresses', `smtp:${l}@${cfg.mailDomain}`), eq('mail', `${l}@${cfg.mailDomain}`)])), ['proxyAddresses', 'mail'])
