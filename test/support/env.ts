@@ -94,7 +94,7 @@ export async function testEnv(name: string, overrides: (cfg: Config) => void = (
   const kafka = makeKafka(cfg, `test-${id}`);
   const ka = kafka.admin();
   await ka.connect();
-  await ensureTopics(ka, [{ topic: cfg.kafka.topics.personChanged, partitions: 3 }, { topic: cfg.kafka.topics.provisioningResult, partitions: 3 }]);
+  await ensureTopics(ka, [{ topic: cfg.kafka.topics.personChanged, partitions: cfg.kafka.partitions }, { topic: cfg.kafka.topics.provisioningResult, partitions: cfg.kafka.partitions }]);
   await ka.disconnect();
   let n = 0;
   const self: TestEnv = {
