@@ -264,17 +264,30 @@ export async function readActual(person: PersonContext, id: Identity, desired: D
   const from = enrolmentsFrom(cfg);
   const wanted: Record<MatchField, string | undefined> = { username: id.username, idnumber: id.idnumber, email: id.email };
   const found: Partial<Record<MatchField, MoodleAccount[]>> = {};
-  await Promise.all(cfg.match.map(async (f) => {
+  const lookup = async (f: MatchField) => {
     const v = wanted[f];
     found[f] = v ? await s.findUsers(f, v) : [];
+  };
+  // By idnumber first when both are matched: Moodle keeps usernames unique, so when the one account
+  // found by idnumber carries the person's username, a lookup by username could find only that
+  // account again. Moodle charges a lookup per user found, so a person already in Moodle costs one.
+  const byIdnumberFirst = cfg.match.includes('idnumber') && cfg.match.includes('username') && !!id.idnumber;
+  if (byIdnumberFirst) await lookup('idnumber');
+  await Promise.all(cfg.match.filter((f) => !(byIdnumberFirst && f === 'idnumber')).map(async (f) => {
+    const same = found.idnumber;
+    if (f === 'username' && byIdnumberFirst && same?.length === 1 && same[0]!.username === id.username) found.username = same;
+    else await lookup(f);
   }));
   const account = matchAccount(person.id, id, found, cfg.match);
   const enrolments = desired?.enrolments;
   if (!enrolments) return { account, enrolled: [], courses: {}, from };
   // A full reconciliation (SNAPSHOT) reads each course's roster once for everyone instead of each
-  // person's courses: one call per course, not one per person.
-  const listed = !account ? []
-    : person.event.changeType === 'SNAPSHOT' ? await s.enrolmentsFromRosters(account.id, await s.coursesInScope(from))
+  // person's courses: one call per course, not one per person. A person new to Moodle needs none,
+  // but the rosters read now (cheap while the courses are empty) are kept in step with tilgang's
+  // own enrolments for courseCacheSeconds, so the people after them need no call for them either.
+  const snapshot = person.event.changeType === 'SNAPSHOT';
+  const listed = !account ? (snapshot ? await s.enrolmentsFromRosters(-1, await s.coursesInScope(from)) : [])
+    : snapshot ? await s.enrolmentsFromRosters(account.id, await s.coursesInScope(from))
       : (await s.managedEnrolments(account.id)).filter((c) => courseInScope(c.idnumber, from));
   const enrolled = new Map<string, EnrolledCourse>(listed.map((c) => [c.idnumber, c]));
   const courseWanted = [...new Set(enrolments.map((e) => e.course))].filter((c) => courseInScope(c, from));

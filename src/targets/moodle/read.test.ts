@@ -1,0 +1,85 @@
+/**
+ * What reading costs in Moodle calls: a person already in Moodle is looked up once (by idnumber),
+ * and a full reconciliation reads each course's roster once, kept in step with tilgang's writes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config.js';
+import { MoodleClient } from './client.js';
+import { courseIdnumber, target } from './index.js';
+import { MoodleSession } from './read.js';
+import { startMoodleSimulator } from './simulator/index.js';
+import { enrolment, moodleConfig, person, targetContext } from './test-fixtures.js';
+
+const TOKEN = 'feedface00feedface00feedface0000';
+const course = courseIdnumber({ sourceId: '1120:INF100:1', year: 2026, term: 'HØST' });
+
+describe('the Moodle target\'s reads, in calls', () => {
+  let sim: Awaited<ReturnType<typeof startMoodleSimulator>>;
+  let calls: string[];
+  let session: MoodleSession;
+  const cfg = () => moodleConfig({ url: sim.url, enrolmentsFrom: '2026:HØST' });
+  const ctx = () => targetContext(cfg(), loadConfig('tilgang.example.yaml'));
+
+  beforeAll(async () => {
+    sim = await startMoodleSimulator({ token: TOKEN, latency: false, profileFields: [{ shortname: 'studentid', name: 'Student id', datatype: 'text', visible: true }] });
+    const ws = new MoodleClient({ url: sim.url, token: TOKEN });
+    await ws.call('core_course_create_courses', { courses: [{ fullname: 'INF100', shortname: 'INF100-read', categoryid: 1, idnumber: course }] });
+    await ws.close();
+  });
+  afterAll(async () => {
+    await session?.close();
+    await sim?.close();
+  });
+
+  /** A session whose calls are written down by function. */
+  function counting(): MoodleSession {
+    const s = new MoodleSession(new MoodleClient({ url: sim.url, token: TOKEN }), cfg());
+    const call = s.ws.call.bind(s.ws);
+    s.ws.call = ((fn: string, args: unknown) => {
+      calls.push(fn);
+      return call(fn, args as never);
+    }) as typeof s.ws.call;
+    return s;
+  }
+  const snapshot = (id: string, username: string) => {
+    const p = person({ id, attrs: { idautoPersonUserNameMV: [username], mail: [`${username}@uni.example.no`] }, mv: { enrolments: [enrolment('INF100', 'student')] } });
+    return { ...p, event: { ...p.event, changeType: 'SNAPSHOT' as const } };
+  };
+  const reconcile = async (p: ReturnType<typeof snapshot>) => {
+    const d = target.desired(p, ctx());
+    const a = await target.actual(p, d, session, ctx());
+    const plan = target.plan(d, a, p, ctx());
+    if (plan.operations.length) await target.applyBatch!([{ person: p, desired: d, actual: a, plan }], session, ctx());
+    return plan;
+  };
+
+  it('a full reconciliation reads each roster once; a person already there costs one lookup and no roster', async () => {
+    calls = [];
+    session = counting();
+    const a = snapshot('0a1b2c3d-0000-4000-8000-000000000001', 'reada');
+    const b = snapshot('0a1b2c3d-0000-4000-8000-000000000002', 'readb');
+    // New to Moodle: looked up by idnumber, then by username; the course's roster read once for both.
+    expect((await reconcile(a)).operations.map((o) => o.kind)).toEqual(['create', 'enrol']);
+    expect((await reconcile(b)).operations.map((o) => o.kind)).toEqual(['create', 'enrol']);
+    expect(calls.filter((c) => c === 'core_enrol_get_enrolled_users')).toHaveLength(1);
+
+    // Again, nothing to do: one lookup each (by idnumber: it found the account with the person's
+    // username), the roster as tilgang's own enrolments left it.
+    calls = [];
+    expect((await reconcile(a)).operations).toEqual([]);
+    expect((await reconcile(b)).operations).toEqual([]);
+    expect(calls).toEqual(['core_user_get_users_by_field', 'core_user_get_users_by_field']);
+  });
+
+  it('a person whose username changed is also looked up by the new username (someone else may hold it)', async () => {
+    calls = [];
+    const renamed = snapshot('0a1b2c3d-0000-4000-8000-000000000001', 'readc');
+    const plan = await reconcile(renamed);
+    expect(plan.operations.map((o) => o.kind)).toEqual(['update']);
+    expect(calls.filter((c) => c === 'core_user_get_users_by_field')).toHaveLength(2);
+    // Held by another account: a duplicate is seen, not overwritten.
+    calls = [];
+    const clash = snapshot('0a1b2c3d-0000-4000-8000-000000000001', 'readb');
+    await expect(target.actual(clash, target.desired(clash, ctx()), session, ctx())).rejects.toThrow(/2 Moodle accounts match by/);
+  });
+});
