@@ -42,6 +42,12 @@ export function isProvisioned(p: PersonRecord, target: string): boolean {
   return values(p, A.provisionedTo).some((v) => v.toLowerCase() === target.toLowerCase());
 }
 
-export function missingEssential(p: PersonRecord, essential: string[]): string[] {
-  return essential.filter((a) => !values(p, a).some((v) => v.trim() !== ''));
+/**
+ * The essential attributes the record lacks, as the skip reason names them. An entry that is a
+ * list is satisfied by any one of its attributes (e.g. a key taken from the employee number or
+ * else the student number) and, when none has a value, named as "a or b".
+ */
+export function missingEssential(p: PersonRecord, essential: readonly (string | readonly string[])[]): string[] {
+  const has = (a: string) => values(p, a).some((v) => v.trim() !== '');
+  return essential.flatMap((e) => typeof e === 'string' ? (has(e) ? [] : [e]) : e.some(has) ? [] : [e.join(' or ')]);
 }

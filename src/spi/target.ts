@@ -36,6 +36,8 @@ export interface OperationResult {
    * the event's run id, addressed to `targets` (null: every target).
    */
   reprocess?: { people: string[]; targets: string[] | null };
+  /** Values to record in the person's directory entry (see Plan.writeback), when the operation learned them (a create). */
+  writeback?: Record<string, string>;
 }
 
 /** What the runtime knows about a person when it asks the target for the desired account. */
@@ -90,6 +92,13 @@ export interface Plan<P = unknown, K extends string = string> {
   /** Set when there is nothing to do and why (e.g. "not entitled and no account"). */
   skipReason?: string;
   accountId?: string;
+  /**
+   * Values the target wants recorded with its status in the person's directory entry, name →
+   * value (e.g. `userId`: the person's id in the target, which others look the person up by).
+   * Published in the result and written by the writeback; never a sensitive value. An operation's
+   * result may add to them (the id a create returned).
+   */
+  writeback?: Record<string, string>;
 }
 
 export interface BatchItem<D, A, P, K extends string = string, S = PersonContext> {
@@ -117,8 +126,11 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
   mv?(config: C): readonly MvFacet[];
   /** Validated at start; errors name the field. Must include `entitlement`. */
   config: ZodType<C & { entitlement: EntitlementRules }>;
-  /** Directory attributes without which a person is skipped (the seed's "essential attributes"). */
-  essential(config: C): string[];
+  /**
+   * Directory attributes without which a person is skipped and counted, not failed (the seed's
+   * "essential attributes"). A list among them is satisfied by any one of its attributes.
+   */
+  essential(config: C): (string | readonly string[])[];
   /** Opens the connection to the system (HTTP agent, LDAP bind, session token...); checks nothing. */
   connect(ctx: TargetContext<C>): Promise<Client>;
   /**

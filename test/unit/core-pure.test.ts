@@ -59,8 +59,10 @@ describe('entitlement: birthright or a granted request', () => {
 });
 
 describe('essential attributes', () => {
-  it.each<[Record<string, string[]>, string[], string[]]>([
+  it.each<[Record<string, string[]>, (string | string[])[], string[]]>([
     [{ givenName: ['Åse'], sn: ['Ødegård'] }, ['givenName', 'sn'], []],
+    [{ sn: ['Ødegård'], idautoPersonStuID: ['123'] }, ['sn', ['idautoPersonHRID', 'idautoPersonStuID']], []],
+    [{ sn: ['Ødegård'], idautoPersonHRID: [' '] }, ['sn', ['idautoPersonHRID', 'idautoPersonStuID']], ['idautoPersonHRID or idautoPersonStuID']],
     [{ givenName: ['Åse'] }, ['givenName', 'sn'], ['sn']],
     [{ givenName: ['  '], sn: [''] }, ['givenName', 'sn'], ['givenName', 'sn']],
     [{ mail: ['', 'a@b.no'] }, ['mail'], []],

@@ -24,7 +24,10 @@ export const target: Target<LenelConfig, Desired, Actual, Payload, LenelSession,
   // Access levels by org unit (and the department field) follow the person's unit and its parents.
   mv: () => ['orgUnits'],
 
-  essential: (cfg) => [cfg.attributes.lastname],
+  // The seed skips a record without its essential attributes; the cardholder key (SSNO) is one of
+  // them: whichever of the key's attributes has a value, and a person with none is skipped and
+  // counted, not failed (OnGuard could neither find nor tell apart such a cardholder).
+  essential: (cfg) => [cfg.attributes.lastname, cfg.key],
 
   async connect({ config, log }) {
     const client = new LenelClient({

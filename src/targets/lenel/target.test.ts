@@ -210,6 +210,7 @@ describe('the Lenel target over OpenAccess', () => {
   it('the key is the configured number, never the national id unless configured', async () => {
     const p = person({ attrs: { idautoPersonHRID: [] } });
     delete p.record.attrs.idautoPersonHRID;
+    // Reached only when the runtime did not skip the person (the key is essential): still no account without a key.
     expect(() => target.desired(p, ctx)).toThrow(/no cardholder key/);
     const student = person({ attrs: { idautoPersonStuID: ['S777'] } });
     delete student.record.attrs.idautoPersonHRID;
