@@ -35,7 +35,7 @@ export function baseResult(event: StreamEvent, key: string, target: string, star
   return {
     eventId: randomUUID(), sourceEventId: event.eventId, personId: key, target,
     runId: event.runId ?? null, mode: event.mode ?? 'LIVE', logOnly: !!event.logOnly, outcome: 'UNCHANGED',
-    skipReason: null, entitled: null, accountId: null, operations: [], error: null, counters: {},
+    skipReason: null, entitled: null, accountId: null, operations: [], error: null, counters: {}, writeback: {},
     durationMs: Date.now() - started, processedAt: Date.now(),
   };
 }
@@ -112,7 +112,7 @@ export async function prepare(event: StreamEvent, d: ReconcileDeps): Promise<Pre
 export async function planned(event: StreamEvent, key: string, person: SubjectContext, desired: unknown, actual: unknown, d: ReconcileDeps, started: number): Promise<Prepared> {
   const name = d.target.name;
   const plan = d.target.plan(desired, actual, person, d.ctx);
-  const base = { ...baseResult(event, key, name, started), entitled: person.entitled, accountId: plan.accountId ?? null };
+  const base = { ...baseResult(event, key, name, started), entitled: person.entitled, accountId: plan.accountId ?? null, writeback: { ...plan.writeback } };
   const undeclared = plan.operations.map((o) => undeclaredOperation(o, d.target.operations)).find((why) => why !== null);
   if (undeclared) {
     // A target bug, not the person's: nothing of the plan is applied.
@@ -170,10 +170,13 @@ export function appliedResult(p: Extract<Prepared, { kind: 'apply' }>, results: 
   });
   const failed = ops.find((o) => o.outcome === 'FAILED');
   const accountId = results.find((r) => r.accountId)?.accountId ?? p.plan.accountId ?? null;
+  // What the plan knew, then what the operations that took effect learned (a create's new id).
+  const writeback = Object.assign({}, p.plan.writeback, ...results.filter((r) => r.outcome === 'APPLIED').map((r) => r.writeback ?? {})) as Record<string, string>;
   return {
     ...baseResult(p.event, p.key, d.target.name, p.started),
     entitled: p.person.entitled,
     accountId,
+    writeback,
     outcome: failed ? 'FAILED' : 'APPLIED',
     operations: ops,
     counters,

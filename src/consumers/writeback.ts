@@ -12,21 +12,39 @@ import { EventCodec, isRegistryUnreachable } from '../schemas/codec.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
 import { deadLetterMessage, dlqTopic, dlqTopicSpec, WRITEBACK, type DeadLetter } from './dlq.js';
 
-export interface StatusValue { target: string; at: string; outcome: string; error: string }
+/**
+ * One target's status value: `<target>|<ISO time>|<outcome>|<last error>`, then what the target
+ * asked to record (the result's `writeback`) as `|<name>=<value>` fields, e.g.
+ * `wiseflow|2026-11-29T06:00:00.000Z|provisioned||userId=4711`.
+ */
+export interface StatusValue { target: string; at: string; outcome: string; error: string; recorded: Record<string, string> }
 
 export function parseStatus(v: string): StatusValue | undefined {
-  const [target, at, outcome, ...error] = v.split('|');
-  return target && at && outcome ? { target, at, outcome, error: error.join('|') } : undefined;
+  const [target, at, outcome, error = '', ...rest] = v.split('|');
+  const recorded: Record<string, string> = {};
+  for (const f of rest) {
+    const i = f.indexOf('=');
+    if (i > 0) recorded[f.slice(0, i)] = f.slice(i + 1);
+  }
+  return target && at && outcome ? { target, at, outcome, error, recorded } : undefined;
 }
 
 const cleanError = (e: string) => e.replace(/[\r\n|]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 500);
-const formatStatus = (s: StatusValue) => `${s.target}|${s.at}|${s.outcome}|${s.error}`;
+/** A recorded name keeps to letters, digits, '.', '_' and '-'; a value loses the separators. */
+const cleanName = (n: string) => n.replace(/[^A-Za-z0-9._-]/g, '');
+const cleanValue = (v: string) => v.replace(/[\r\n|]+/g, ' ').trim().slice(0, 256);
+const formatStatus = (s: StatusValue) =>
+  [`${s.target}|${s.at}|${s.outcome}|${s.error}`, ...Object.keys(s.recorded).sort().map((k) => `${k}=${s.recorded[k]}`)].join('|');
+const sameRecorded = (a: Record<string, string>, b: Record<string, string>) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
 /**
  * Pure: the status attributes after one result, or undefined when nothing changes (idempotent:
  * replaying results writes nothing). Provisioned = entitled and the account is in place; losing
  * entitlement (the account disabled) removes the target; a failure keeps what was there and
- * records the error. Log-only, held and skipped results change nothing.
+ * records the error. Log-only, held and skipped results change nothing. What the target asked to
+ * record (its `writeback`, e.g. its user id) is kept with the status, and stays as it was when a
+ * result carries none (a failure before the account was read).
  */
 export function statusAfter(current: { provisionedTo: string[]; targetStatus: string[] }, r: ProvisioningResult): { provisionedTo: string[]; targetStatus: string[] } | undefined {
   if (r.logOnly || r.outcome === 'PLANNED' || r.outcome === 'HELD' || r.outcome === 'SKIPPED') return undefined;
@@ -39,9 +57,11 @@ export function statusAfter(current: { provisionedTo: string[]; targetStatus: st
   const previous = current.targetStatus.map(parseStatus).find((s) => s?.target.toLowerCase() === t);
   const outcome = r.outcome === 'FAILED' ? 'failed' : r.entitled === false ? 'disabled' : 'provisioned';
   const error = r.error ? cleanError(`${r.error.code}: ${r.error.message}`) : '';
+  const asked = Object.entries(r.writeback ?? {}).map(([k, v]) => [cleanName(k), cleanValue(v)] as const).filter(([k, v]) => k && v);
+  const recorded = asked.length ? Object.fromEntries(asked) : previous?.recorded ?? {};
   // The time says when the status last changed, so a replay of the same outcome is no write.
-  const same = previous && previous.outcome === outcome && previous.error === error;
-  const status = same ? previous : { target: t, at: new Date(r.processedAt).toISOString(), outcome, error };
+  const same = previous && previous.outcome === outcome && previous.error === error && sameRecorded(previous.recorded, recorded);
+  const status = same ? previous : { target: t, at: new Date(r.processedAt).toISOString(), outcome, error, recorded };
   const next = { provisionedTo: [...provisioned].sort(), targetStatus: [...others, formatStatus(status)].sort() };
   const unchanged = next.provisionedTo.join() === [...current.provisionedTo].map((v) => v.toLowerCase()).sort().join()
     && next.targetStatus.join('\n') === [...current.targetStatus].sort().join('\n');

@@ -30,7 +30,7 @@ export const A = {
   disabled: 'idautoDisabled',              // TRUE | FALSE
   requests: 'idautoRequestAssociations',   // granted requests, one value per target, e.g. moodle
   provisionedTo: 'tilgangProvisionedTo',   // written by tilgang: targets the person is provisioned to
-  targetStatus: 'tilgangTargetStatus',     // written by tilgang: "<target>|<ISO time>|<outcome>|<last error>"
+  targetStatus: 'tilgangTargetStatus',     // written by tilgang: "<target>|<ISO time>|<outcome>|<last error>[|<name>=<value>...]"
 } as const;
 
 export type AttributeName = (typeof A)[keyof typeof A];

@@ -104,6 +104,8 @@ export interface ProvisioningResult {
   error?: null | ResultError;
   /** Target-specific counts for the run report (coursesAdded, coursesRemoved, ...). */
   counters?: Record<string, number>;
+  /** Values the target asks to have recorded with its status in the person's directory entry (e.g. its user id for the person), name to value; never sensitive. */
+  writeback?: Record<string, string>;
   durationMs?: number;
   /** Set when this event's work was done by a later event of the same person in the same batch (the last decides): that event's eventId. Its result carries the operations. */
   coalescedInto?: null | string;

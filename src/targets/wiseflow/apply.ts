@@ -91,7 +91,10 @@ export async function applyPlan(plan: Plan<Payload>, c: WiseflowClient, person: 
   for (const op of plan.operations) {
     const p = op.payload!;
     try {
-      if (p.action === 'create') out.push({ outcome: 'APPLIED', accountId: await create(c, p) });
+      if (p.action === 'create') {
+        const userId = await create(c, p);
+        out.push({ outcome: 'APPLIED', accountId: userId, writeback: { userId } });
+      }
       else {
         if (p.action === 'update') await update(c, p);
         else await put(c, p.userId, p.basic);

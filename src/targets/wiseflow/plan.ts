@@ -53,6 +53,8 @@ export function planWiseflow(d: Desired | null, a: Actual, cfg: WiseflowConfig, 
     return { operations: [{ kind: 'create', changes, payload: { action: 'create', user: d!, roleIds: roleIds(d!.roles, a, personId) }, detail: d!.sensor ? 'external examiner' : undefined } as WiseflowOperation] };
   }
   const accountId = String(u.id);
+  // The user id goes back to the directory with the status (the seed wrote it to the person).
+  const writeback = { userId: accountId };
   const ops: WiseflowOperation[] = [];
   if (!d) {
     if (!u.deactivated) {
@@ -61,7 +63,7 @@ export function planWiseflow(d: Desired | null, a: Actual, cfg: WiseflowConfig, 
         payload: { action: 'login', userId: u.id, basic: { ...basicOf(u), loginDeactivated: true } },
       });
     }
-    return { operations: ops, accountId };
+    return { operations: ops, accountId, writeback };
   }
   const changes: AttributeChange[] = [];
   const c: UserChanges = {};
@@ -140,5 +142,5 @@ export function planWiseflow(d: Desired | null, a: Actual, cfg: WiseflowConfig, 
       payload: { action: 'login', userId: u.id, basic: { ...basic, loginDeactivated: false } },
     });
   }
-  return { operations: ops, accountId };
+  return { operations: ops, accountId, writeback };
 }
