@@ -12,15 +12,21 @@ import { chunks, mapLimit } from './concurrency.js';
 export class Batcher<K, V> {
   private queue: { key: K; resolve: (v: V) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
+  /** Calls in flight that left with fewer than `max` keys. */
+  private partial = 0;
 
   /**
    * `fetch` answers every key it is given (a key it has nothing for gets the caller's empty value).
    * `lingerMs`: how long the first key of a call waits for others; 0 (default) only for the callers
    * of the same turn. Callers that arrive a few milliseconds apart (each after its own reads) meet
    * only when it is more.
+   * `partialInFlight`: at most this many calls with fewer than `max` keys in flight; keys that
+   * arrive meanwhile wait for one to come back and then leave together (a full call always leaves
+   * at once). Where every call counts against a quota (a rate limit), callers that arrive one by
+   * one then share calls without a fixed wait when they do not.
    */
   constructor(private readonly fetch: (keys: K[]) => Promise<Map<K, V>>, private readonly max: number, private readonly empty: () => V,
-    private readonly lingerMs = 0) {}
+    private readonly lingerMs = 0, private readonly partialInFlight = Infinity) {}
 
   private timer: NodeJS.Timeout | undefined;
 
@@ -41,14 +47,22 @@ export class Batcher<K, V> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.scheduled = false;
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, this.max);
-      const keys = [...new Set(batch.map((b) => b.key))];
-      this.fetch(keys).then(
-        (found) => { for (const b of batch) b.resolve(found.get(b.key) ?? this.empty()); },
-        (e: unknown) => { for (const b of batch) b.reject(e); },
-      );
-    }
+    while (this.queue.length >= this.max) this.send(this.queue.splice(0, this.max), false);
+    if (this.queue.length && this.partial < this.partialInFlight) this.send(this.queue.splice(0), true);
+  }
+
+  private send(batch: typeof this.queue, partial: boolean): void {
+    if (partial) this.partial++;
+    const keys = [...new Set(batch.map((b) => b.key))];
+    this.fetch(keys).then(
+      (found) => { for (const b of batch) b.resolve(found.get(b.key) ?? this.empty()); },
+      (e: unknown) => { for (const b of batch) b.reject(e); },
+    ).finally(() => {
+      if (!partial) return;
+      this.partial--;
+      // What queued while it was out leaves now, unless a flush is already on its way.
+      if (this.queue.length && !this.scheduled) this.flush();
+    });
   }
 }
 

@@ -46,6 +46,34 @@ describe('bisect', () => {
 });
 
 describe('Batcher', () => {
+  it('with partialInFlight, keys arriving one by one while a partial call is out leave together when it returns; a full call leaves at once', async () => {
+    const calls: number[][] = [];
+    const pending: (() => void)[] = [];
+    const b = new Batcher<number, number>((keys) => new Promise((r) => {
+      calls.push(keys);
+      pending.push(() => r(new Map(keys.map((k) => [k, k * 10]))));
+    }), 3, () => -1, 0, 1);
+    const tick = () => new Promise((r) => setImmediate(r));
+    const first = b.load(1);
+    await tick();
+    expect(calls).toEqual([[1]]);
+    // Arriving in separate turns while [1] is out: they wait, then go as one call.
+    const later = [b.load(2)];
+    await tick();
+    later.push(b.load(3));
+    await tick();
+    expect(calls).toEqual([[1]]);
+    // A full batch does not wait for the partial one.
+    const full = [b.load(4), b.load(5), b.load(6)];
+    expect(calls).toEqual([[1], [2, 3, 4]]);
+    pending.shift()!();
+    expect(await first).toBe(10);
+    await tick();
+    expect(calls).toEqual([[1], [2, 3, 4], [5, 6]]);
+    for (const p of pending.splice(0)) p();
+    expect(await Promise.all([...later, ...full])).toEqual([20, 30, 40, 50, 60]);
+  });
+
   it('coalesces loads of one turn into calls of at most max keys, and answers each key', async () => {
     const calls: string[][] = [];
     const b = new Batcher<string, string[]>(async (keys) => {

@@ -68,7 +68,7 @@ export class WiseflowClient {
 
   private async fetchToken(): Promise<string> {
     const c = this.o.credentials as { clientId: string; clientSecret: string };
-    await this.limiter.acquire();
+    const answered = await this.limiter.acquire();
     try {
       const r = await this.http.request({
         method: 'POST', path: '/oauth2/token', label: 'oauth2/token', headers: { 'x-client-name': this.o.clientName },
@@ -83,6 +83,8 @@ export class WiseflowClient {
     } catch (e) {
       if (e instanceof HttpStatusError) throw new TerminalError(`wiseflow: the OAuth2 client ${c.clientId} was refused: ${this.http.scrub(reasonOf(e.responseText).message)}`, 'auth', 'clientSecret');
       throw e;
+    } finally {
+      answered();
     }
   }
 
@@ -121,12 +123,15 @@ export class WiseflowClient {
     let renewed = false;
     let waits = 0;
     for (;;) {
-      await this.limiter.acquire();
+      // The token first: a renewal is a request of its own under the limiter.
       const headers = { ...req.headers, ...(await this.authHeader(false)), 'x-client-name': this.o.clientName };
+      const answered = await this.limiter.acquire();
       try {
         const r = await this.http.request({ ...req, headers });
+        answered();
         return { status: r.status, body: r.text ? JSON.parse(r.text) : null };
       } catch (e) {
+        answered();
         if (e instanceof HttpStatusError && e.status === 401 && !renewed && !('apiKey' in this.o.credentials)) {
           renewed = true;
           this.token = undefined;

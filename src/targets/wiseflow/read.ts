@@ -20,7 +20,9 @@ export class WiseflowSession {
   private readonly lookups: Batcher<string, WiseflowUser[]>;
 
   constructor(readonly client: WiseflowClient, readonly cfg: WiseflowConfig) {
-    this.lookups = new Batcher((keys) => this.search(keys), KEYS_PER_SEARCH, () => []);
+    // One search out with a part-filled page at a time: lookups arriving meanwhile share the next
+    // one, so under the licence's rate a wave's lookups cost few calls (full searches leave at once).
+    this.lookups = new Batcher((keys) => this.search(keys), KEYS_PER_SEARCH, () => [], 0, 1);
   }
 
   /** The licence's roles by name, read once. */

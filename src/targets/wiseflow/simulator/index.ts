@@ -63,6 +63,8 @@ export interface WiseflowSimulator {
   throttled(): number;
   peakPerSecond(): number;
   requests(): number;
+  /** POST /users/search requests answered (not refused by the rate limits). */
+  searches(): number;
   /** Writes accepted (2xx POST/PUT/PATCH/DELETE except the token endpoint). */
   writes(): number;
   fail(f: Fault): void;
@@ -142,7 +144,7 @@ export async function startWiseflowSimulator(o: WiseflowSimulatorOptions = {}): 
   const model = o.latency ? { ...DEFAULT_LATENCY, ...(o.latency === true ? {} : o.latency) } : undefined;
   const pool = model ? new Pool(model.workers) : undefined;
   const faults: Fault[] = [];
-  let issued = 0, throttled = 0, requests = 0, writes = 0;
+  let issued = 0, throttled = 0, requests = 0, writes = 0, searches = 0;
   const held = new Set<ServerResponse>();
 
   /** The credential a request acts as, or null (401). */
@@ -262,6 +264,7 @@ export async function startWiseflowSimulator(o: WiseflowSimulatorOptions = {}): 
         return send(res, 429, errorBody(429, 'Too many requests'), { ...rate, 'retry-after': String(Math.max(1, Math.ceil(t.retryAfterMs / 1000))) });
       }
     }
+    if (method === 'POST' && path === '/users/search') searches++;
     const write = method !== 'GET' && path !== '/users/search';
     if (pool && model) await pool.serve(write ? model.writeMs : model.readMs);
     let json: unknown;
@@ -297,6 +300,7 @@ export async function startWiseflowSimulator(o: WiseflowSimulatorOptions = {}): 
     throttled: () => throttled,
     peakPerSecond: () => windows?.peak ?? 0,
     requests: () => requests,
+    searches: () => searches,
     writes: () => writes,
     fail: (f) => { faults.push(f); },
     revokeTokens: () => tokens.clear(),
