@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { filterProps, matches, parseFilter, FilterError } from './filter.js';
+import { filterProps, matches, parseFilter, FilterError, type Filter } from './filter.js';
 import { classes, type ClassSpec, type Instance, type PropSpec } from './types.js';
 
 /** An OpenAccess error: the status and the body's code and message. */
@@ -55,6 +55,61 @@ export class Store {
     return (this.data.rows[c.name] ??= []);
   }
 
+  /**
+   * Rows by one property's value, per class: what equality filters, references, key lookups and
+   * uniqueness checks ask, without scanning every row (a bench's OnGuard holds 10,000 cardholders,
+   * their badges and 20,000 assignments, and the server's time is the latency model's, not the
+   * scans'). A row is entered under its value as a string (lower case) and as a number, as the
+   * filter compares; entered on create and again on modify, never removed: a lookup checks every
+   * candidate against the row as it is now, so an old entry is passed over, never a row missed.
+   */
+  private readonly indexes = new Map<string, Map<string, Set<Instance>>>();
+  private readonly deleted = new WeakSet<Instance>();
+  /** Creation order, so a lookup answers in the order a scan would. */
+  private readonly order = new WeakMap<Instance, number>();
+  private seq = 0;
+
+  private static valueKeys(v: unknown): string[] {
+    if (v === null || v === undefined) return [];
+    const out = [`s:${String(v).toLowerCase()}`];
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!Number.isNaN(n)) out.push(`n:${n}`);
+    return out;
+  }
+
+  private index(c: ClassSpec, prop: string): Map<string, Set<Instance>> {
+    const id = `${c.name}\u0000${prop}`;
+    let m = this.indexes.get(id);
+    if (!m) {
+      m = new Map();
+      this.indexes.set(id, m);
+      for (const r of this.rows(c)) this.enter(m, r, prop);
+    }
+    return m;
+  }
+
+  private enter(m: Map<string, Set<Instance>>, r: Instance, prop: string): void {
+    if (!this.order.has(r)) this.order.set(r, this.seq++);
+    for (const k of Store.valueKeys(r[prop])) (m.get(k) ?? m.set(k, new Set()).get(k)!).add(r);
+  }
+
+  /** Enters a created or modified row in every index its class has. */
+  private note(c: ClassSpec, r: Instance): void {
+    if (!this.order.has(r)) this.order.set(r, this.seq++);
+    for (const ps of c.props) {
+      const m = this.indexes.get(`${c.name}\u0000${ps.name}`);
+      if (m) this.enter(m, r, ps.name);
+    }
+  }
+
+  /** Live rows that may have `prop` equal to `value` (a string compared in lower case, or a number), in creation order; the caller checks them. */
+  private candidates(c: ClassSpec, prop: string, value: string | number | boolean): Instance[] {
+    const key = typeof value === 'number' ? `n:${value}` : `s:${String(value).toLowerCase()}`;
+    const set = this.index(c, prop).get(key);
+    if (!set) return [];
+    return [...set].filter((r) => !this.deleted.has(r)).sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+  }
+
   private prop(c: ClassSpec, name: string): PropSpec | undefined {
     const n = name.toLowerCase();
     return c.props.find((x) => x.name.toLowerCase() === n);
@@ -99,7 +154,8 @@ export class Store {
       if (!ps.ref || row[ps.name] === null || row[ps.name] === undefined) continue;
       const target = this.spec(ps.ref);
       const key = target.props.find((x) => x.key)!.name;
-      if (!this.rows(target).some((r) => r[key] === row[ps.name])) throw invalidItem(ps.name);
+      const v = row[ps.name] as string | number | boolean;
+      if (!this.candidates(target, key, v).some((r) => r[key] === v)) throw invalidItem(ps.name);
     }
   }
 
@@ -107,7 +163,7 @@ export class Store {
     for (const set of c.unique ?? []) {
       if (set.some((k) => row[k] === null || row[k] === undefined)) continue;
       const same = (r: Instance) => set.every((k) => String(r[k]).toLowerCase() === String(row[k]).toLowerCase());
-      if (this.rows(c).some((r) => r !== self && same(r))) {
+      if (this.candidates(c, set[0]!, String(row[set[0]!])).some((r) => r !== self && same(r))) {
         throw new OaError(400, 'openaccess.general.invalidrequestitem', `An instance of ${c.name} with this ${set.join(' and ')} already exists.`);
       }
     }
@@ -123,7 +179,8 @@ export class Store {
 
   private find(c: ClassSpec, keys: Instance): Instance {
     for (const k of this.keyOf(c)) if (keys[k.name] === undefined || keys[k.name] === null) throw invalidItem(k.name);
-    const hit = this.rows(c).find((r) => this.keyOf(c).every((k) => r[k.name] === keys[k.name]));
+    const first = this.keyOf(c)[0]!.name;
+    const hit = this.candidates(c, first, keys[first] as string | number | boolean).find((r) => this.keyOf(c).every((k) => r[k.name] === keys[k.name]));
     if (!hit) throw new OaError(400, 'openaccess.general.invalidrequestitem', `No instance of ${c.name} with these key values exists.`);
     return hit;
   }
@@ -151,6 +208,7 @@ export class Store {
     this.checkUnique(c, row);
     if (c.props.some((x) => x.name === 'LASTCHANGED')) row.LASTCHANGED = oaNow();
     this.rows(c).push(row);
+    this.note(c, row);
     if (c.name === 'Lnl_Cardholder' && row.SSNO) this.createsBySsno.set(String(row.SSNO), (this.createsBySsno.get(String(row.SSNO)) ?? 0) + 1);
     this.count(`POST ${c.name}`);
     this.save();
@@ -175,6 +233,7 @@ export class Store {
     this.checkUnique(c, next, row);
     if (c.props.some((x) => x.name === 'LASTCHANGED')) next.LASTCHANGED = oaNow();
     Object.assign(row, next);
+    this.note(c, row);
     this.count(`PUT ${c.name}`);
     this.save();
     return this.keyMap(c, row);
@@ -190,9 +249,14 @@ export class Store {
     }
     if (c.name === 'Lnl_Badge') {
       const a = this.spec('Lnl_AccessLevelAssignment');
-      this.data.rows[a.name] = this.rows(a).filter((r) => r.BadgeKey !== row.BADGEKEY);
+      this.data.rows[a.name] = this.rows(a).filter((r) => {
+        if (r.BadgeKey !== row.BADGEKEY) return true;
+        this.deleted.add(r);
+        return false;
+      });
     }
     this.data.rows[c.name] = this.rows(c).filter((r) => r !== row);
+    this.deleted.add(row);
     this.count(`DELETE ${c.name}`);
     this.save();
   }
@@ -233,7 +297,11 @@ export class Store {
       throw e;
     }
     for (const name of filterProps(f)) if (!this.prop(c, name)) throw invalidItem(name);
-    return this.rows(c).filter((r) => matches(f, (name) => r[this.prop(c, name)!.name] ?? null));
+    const get = (r: Instance) => (name: string) => r[this.prop(c, name)!.name] ?? null;
+    // An equality (alone or one of an AND's terms) narrows the rows by the index; the whole filter decides.
+    const eq = [f, ...('and' in f ? f.and : [])].find((x): x is Extract<Filter, { op: string }> => 'op' in x && x.op === '=');
+    const rows = eq ? this.candidates(c, this.prop(c, eq.prop)!.name, eq.value) : this.rows(c);
+    return rows.filter((r) => matches(f, get(r)));
   }
 
   /** Everything, for tests and the kit's look at the system. */
