@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, secret } from './spi/config.js';
+import { ReconcileSchedule } from './consumers/schedule-config.js';
 import { certificateFiles, directoryTls, kafkaSecurity, pgTls, registryAuth } from './lib/tls.js';
 
 // The secret fragment and its reader belong to the target contract; the core reads its own secrets the same way.
@@ -84,6 +85,7 @@ export const ConfigSchema = z.object({
     retentionDays: z.number().int().min(1).default(365).describe('How long the results store keeps each provisioning result (and each run), in days.'),
     groupId: z.string().min(1).default('tilgang.history').describe('The consumer group that writes provisioning.result into the results store.'),
   }).strict().prefault({}).describe('The results store: every provisioning.result as a row in PostgreSQL (the runtime\'s state schema), read by `tilgang history`, `report` and `status`.'),
+  reconcile: ReconcileSchedule.optional().describe('A schedule on which `tilgang run` runs `sync --all` and the orphan check by itself, one worker at a time (a lease in PostgreSQL), e.g. { every: 24h, at: "02:00" }. Absent: no schedule.'),
   targets: z.record(z.string(), z.unknown()).default({}).describe('Per-target settings; each target validates its own block with its own schema.'),
 }).strict();
 

@@ -2,6 +2,10 @@ import type { Server } from 'node:http';
 import type { Config } from './config.js';
 import { TargetGroup } from './consumers/target-group.js';
 import { Writeback } from './consumers/writeback.js';
+import { Scheduler } from './consumers/schedule.js';
+import { scheduledReconciliation } from './consumers/scheduled.js';
+import { pgSsl } from './lib/tls.js';
+import pg from 'pg';
 import { ResultsRecorder } from './history/recorder.js';
 import { makeKafka } from './lib/kafka.js';
 import { log } from './lib/log.js';
@@ -9,7 +13,7 @@ import { serveHealth, type HealthSource } from './lib/metrics.js';
 import { ChangelogProducer } from './producers/changelog-producer.js';
 import { enabledTargets, getTarget } from './targets/index.js';
 
-export type Role = 'producer' | 'writeback' | 'history' | `target:${string}`;
+export type Role = 'producer' | 'writeback' | 'history' | 'schedule' | `target:${string}`;
 
 export interface Running {
   producer?: ChangelogProducer;
@@ -18,6 +22,8 @@ export interface Running {
   /** The results store's writer (the `history` role). */
   history?: ResultsRecorder;
   health?: Server;
+  /** The `reconcile:` schedule (the `schedule` role; every worker may run it, one at a time runs each slot). */
+  schedule?: Scheduler;
   /** Stops every role; says how many events in flight the target groups left uncommitted, and whether one waited out an outage. */
   stop(): Promise<{ unfinished: number; outage: boolean }>;
 }
@@ -36,9 +42,12 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
   const want = async (): Promise<Role[]> => {
     if (roles !== 'all') return roles;
     const targets = await enabledTargets(cfg.targets);
-    return ['producer', ...targets.map((t) => `target:${t.name}` as Role), 'writeback', 'history'];
+    return ['producer', ...targets.map((t) => `target:${t.name}` as Role), 'writeback', 'history', ...(cfg.reconcile ? ['schedule' as const] : [])];
   };
+  let scheduleDb: pg.Pool | undefined;
   const r: Running = { groups: [], async stop() {
+    await r.schedule?.stop();
+    await scheduleDb?.end().catch(() => {});
     const left = await Promise.all(r.groups.map((g) => g.stop()));
     await r.producer?.stop();
     await r.writeback?.stop();
@@ -71,6 +80,15 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
         await h.start();
         r.history = h;
         sources.push({ name: 'history', ready: () => h.isReady(), reason: () => h.readiness() });
+      } else if (role === 'schedule') {
+        if (!cfg.reconcile) throw new Error('role schedule: the configuration has no reconcile: block');
+        const targets = await enabledTargets(cfg.targets);
+        scheduleDb = new pg.Pool({ connectionString: cfg.mv.url, max: 2, ssl: pgSsl(cfg.mv) });
+        scheduleDb.on('error', () => {});
+        const sch = new Scheduler(scheduleDb, cfg.runtime.stateSchema, 'reconcile', cfg.reconcile,
+          async () => { await scheduledReconciliation(cfg, kafka, targets); }, { holder: cfg.runtime.instanceId ? `${cfg.runtime.instanceId}:${process.pid}` : undefined });
+        await sch.start();
+        r.schedule = sch;
       } else if (role.startsWith('target:')) {
         const g = new TargetGroup(cfg, kafka, await getTarget(role.slice('target:'.length)));
         await g.start();

@@ -103,12 +103,12 @@ program.command('sync').description('publish events for chosen people: one (--ke
   });
 
 program.command('run').description('run the producer, every enabled target group and the writeback (or one role)')
-  .option('--role <role...>', 'producer | writeback | history | target:<name>')
+  .option('--role <role...>', 'producer | writeback | history | schedule | target:<name>')
   .option('--metrics-port <port>', '/metrics, /healthz, /readyz', int)
   .action(async (o: { role?: Role[]; metricsPort?: number }) => {
     const cfg = await config();
-    const bad = (o.role ?? []).filter((r) => r !== 'producer' && r !== 'writeback' && r !== 'history' && !r.startsWith('target:'));
-    if (bad.length) throw new UsageError(`unknown role ${bad.join(', ')} (producer, writeback, history or target:<name>)`);
+    const bad = (o.role ?? []).filter((r) => r !== 'producer' && r !== 'writeback' && r !== 'history' && r !== 'schedule' && !r.startsWith('target:'));
+    if (bad.length) throw new UsageError(`unknown role ${bad.join(', ')} (producer, writeback, history, schedule or target:<name>)`);
     const named = (o.role ?? []).filter((r) => r.startsWith('target:')).map((r) => r.slice('target:'.length));
     requireTargets(cfg, named, { enabledOnly: true });
     const r = await startRoles(cfg, o.role ?? 'all', { metricsPort: o.metricsPort });

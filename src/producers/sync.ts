@@ -27,6 +27,8 @@ export interface SyncOptions {
   progress?: boolean;
   peopleDn?: string;
   topic?: string;
+  /** Who published the run (the result's run source): cli, schedule. */
+  source?: string;
 }
 
 export interface SyncSummary { runId: string; mode: RunInfo['mode']; published: number; unknown: string[] }
@@ -81,7 +83,7 @@ async function selectPeople(dir: Directory, o: SyncOptions): Promise<{ ids: stri
 export async function sync(cfg: Config, kafka: Kafka, o: SyncOptions): Promise<SyncSummary> {
   const dir = await Directory.connect(cfg, { peopleDn: o.peopleDn });
   const runId = newRunId();
-  const run: RunInfo = { runId, mode: o.all ? 'SNAPSHOT' : 'REPROCESS', logOnly: !!o.logOnly, targets: o.targets?.length ? o.targets : null, source: 'cli' };
+  const run: RunInfo = { runId, mode: o.all ? 'SNAPSHOT' : 'REPROCESS', logOnly: !!o.logOnly, targets: o.targets?.length ? o.targets : null, source: o.source ?? 'cli' };
   const topic = o.topic ?? cfg.kafka.topics.personChanged;
   const admin = kafka.admin();
   const publisher = new PersonEventPublisher(kafka, cfg, `tilgang.sync.${runId}`, topic);

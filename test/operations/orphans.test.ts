@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MassChangeGuard } from '../../src/consumers/guard.js';
 import { formatOrphans, orphans } from '../../src/consumers/orphans.js';
+import { scheduledReconciliation } from '../../src/consumers/scheduled.js';
 import { collect, decodeResults, testEnv, type TestEnv } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
 
@@ -78,5 +79,15 @@ describe('orphans', () => {
     expect(after.results!.map((r) => r.outcome)).toEqual(['APPLIED']);
     expect([await enabledOf(left.id), await enabledOf(gone)]).toEqual([false, false]);
     expect((await orphans(env.cfg, env.kafka, pgTarget)).orphans).toEqual([]);
+  });
+
+  it('the scheduled job: sync --all of everyone, then the orphan check listed (the schedule\'s default)', async () => {
+    const gone = randomUUID();
+    await addAccount(gone, 'borte3');
+    const run = await scheduledReconciliation(env.cfg, env.kafka, [pgTarget]);
+    const people = (await env.admin.search(env.peopleDn, { scope: 'one', filter: '(objectClass=idautoPerson)', attributes: ['1.1'] })).searchEntries.length;
+    expect(run.published).toBe(people);
+    expect(run.orphans.map((r) => [r.target, r.orphans.map((o) => o.account.key), r.results])).toEqual([['pgtest', [gone], undefined]]);
+    expect(await enabledOf(gone)).toBe(true);
   });
 });
