@@ -1,5 +1,6 @@
 import type { Client, Entry } from 'ldapts';
 import { A, STATUS_ATTRIBUTES } from '../directory/attributes.js';
+import { InvalidDnError, parseDn } from '../lib/ldap/dn.js';
 import { and, eq, ge, type Filter } from '../lib/ldap/filter.js';
 import type { ChangeType } from '../schemas/generated.js';
 
@@ -90,11 +91,20 @@ function prepare(o: InterpretOptions): Prepared {
   return p;
 }
 
-const rdnOf = (x: string) => {
+/**
+ * The pairs of a DN's first RDN. The directory writes reqDN with its specials hex-escaped
+ * (`idautoID=a\3D\2A` for `a=*`, `\00` for NUL): such a DN is read with the RFC 4514 parser, so
+ * the event names the person by the idautoID they have, not by its escaped spelling. Most DNs have
+ * no escape and take the quick way. Throws InvalidDnError.
+ */
+const firstRdn = (x: string): { attr: string; value: string }[] => {
+  if (x.includes('\\') || x.includes('+') || x.includes('"')) {
+    return (parseDn(x)[0] ?? []).filter((a) => !a.hex).map((a) => ({ attr: a.type.toLowerCase(), value: a.value }));
+  }
   const comma = x.indexOf(',');
   const rdn = comma < 0 ? x : x.slice(0, comma);
   const eq = rdn.indexOf('=');
-  return { attr: rdn.slice(0, eq).trim().toLowerCase(), value: rdn.slice(eq + 1).trim() };
+  return [{ attr: rdn.slice(0, eq).trim().toLowerCase(), value: rdn.slice(eq + 1).trim() }];
 };
 
 const KINDS = { add: 'ADD', modify: 'MODIFY', modrdn: 'MODRDN', delete: 'DELETE' } as const;
@@ -135,7 +145,13 @@ export function interpret(e: Entry, o: InterpretOptions): Change | Skip {
   if (type === 'modify' && touched.length === 0) return skip('malformed');
 
   const idAttr = A.id.toLowerCase();
-  const rdns = [rdnOf(dn), ...(newDn && newDn !== dn ? [rdnOf(newDn)] : [])];
+  let rdns: { attr: string; value: string }[];
+  try {
+    rdns = [...firstRdn(dn), ...(newDn && newDn !== dn ? firstRdn(newDn) : [])];
+  } catch (err) {
+    if (err instanceof InvalidDnError) return skip('malformed');
+    throw err;
+  }
   let personId = rdns.find((r) => r.attr === idAttr)?.value || undefined;
   if (!personId && type === 'add') {
     const v = strs(e, 'reqMod').find((m) => m.toLowerCase().startsWith(`${idAttr}:+ `));
