@@ -66,7 +66,7 @@ export async function runDemo(cfg: Config, o: { persons: number; reseed?: boolea
     const settings = SimulatorSettings.parse((cfg.targets[t.name] as { simulator?: unknown } | undefined)?.simulator);
     const sim = settings && await loadSimulator(t.name);
     if (!sim || !settings) continue;
-    const s = await sim.start({ port: settings.port, latency: settings.latency, stateFile: settings.state ?? `${dir('sim')}/${t.name}.json`, global: cfg });
+    const s = await sim.start({ port: settings.port, latency: settings.latency, stateFile: settings.state ?? `${dir('sim')}/${t.name}.json`, global: cfg, faults: settings.faults });
     sims.push(s);
     console.log(`${t.name} simulator on ${s.url}`);
   }

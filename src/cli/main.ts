@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, type Config } from '../config.js';
+import type { FaultSettingsInput } from '../lib/faults.js';
 import { dlqTopic, readDeadLetters, redrive, WRITEBACK } from '../consumers/dlq.js';
 import { MassChangeGuard } from '../consumers/guard.js';
 import { countResults, formatReport, readRunResults } from '../consumers/report.js';
@@ -147,7 +148,9 @@ program.command('sim').description('serve a simulator of a target system\'s API'
       // Only the absence of any configuration is tolerated; a named file that is missing or wrong is not.
       if (!(e instanceof ConfigError) || program.opts<{ config?: string }>().config || process.env.TILGANG_CONFIG) throw e;
     }
-    const s = await sim.start({ port: o.port, stateFile: o.state, latency: !!o.latency, global });
+    // Fault injection as the configuration's simulator block sets it (targets.<name>.simulator.faults).
+    const faults = (global?.targets[name] as { simulator?: { faults?: FaultSettingsInput } } | undefined)?.simulator?.faults;
+    const s = await sim.start({ port: o.port, stateFile: o.state, latency: !!o.latency, global, faults });
     console.log(`${name} simulator listening on ${s.url}`);
     await untilSignal(() => s.close());
   });

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { faultSettings } from '../lib/faults.js';
 
 /** Zod fragments every target's configuration block reuses, so secrets and entitlement read alike everywhere. */
 
@@ -89,4 +90,6 @@ export const simulatorSettings = z.object({
   port: z.number().int().min(0).max(65535),
   latency: z.boolean().default(false),
   state: z.string().optional(),
+  /** Injected faults at seeded rates (5xx, 429 with Retry-After, timeouts, lost answers, slow answers). */
+  faults: faultSettings.optional(),
 }).strict();

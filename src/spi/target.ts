@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { FaultInjector, FaultSettingsInput } from '../lib/faults.js';
 import type { ZodType } from 'zod';
 import type { Config } from '../config.js';
 import type { EntitlementRules } from './config.js';
@@ -169,7 +170,16 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
  * and is imported only when asked for, so production never loads it.
  */
 export interface TargetSimulator {
-  start(args: { port: number; stateFile?: string; latency: boolean; token?: string; global?: GlobalConfig }): Promise<{ url: string; close(): Promise<void> }>;
+  start(args: { port: number; stateFile?: string; latency: boolean; token?: string; global?: GlobalConfig; faults?: FaultSettingsInput }): Promise<RunningSimulator>;
+}
+
+export interface RunningSimulator {
+  url: string;
+  close(): Promise<void>;
+  /** Accounts created per person key since start: more than one is a person made twice. */
+  creates?(): ReadonlyMap<string, number>;
+  /** The injected faults: counts by kind, and settings to change while it runs. */
+  faults?: FaultInjector;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -22,17 +22,17 @@ export function simulatorPassword(secret: Secret): string {
 }
 
 export const simulator: TargetSimulator = {
-  async start({ port, stateFile, latency, token, global }) {
+  async start({ port, stateFile, latency, token, global, faults }) {
     // The simulator accepts the application id and operator tilgang is configured with.
     const block = (global?.targets.lenel ?? {}) as Block;
     const user = block.username ?? 'tilgang';
     const password = token ?? simulatorPassword(block.password ?? { file: DEFAULT_PASSWORD_FILE });
     const sim = await startLenelSimulator({
-      port, stateFile, latency,
+      port, stateFile, latency, faults,
       applicationIds: [block.applicationId ?? 'TILGANG'],
       users: { [user]: password },
       udfs: Object.keys(block.udfs ?? { IDAUTO_ID: 'idautoID' }),
     });
-    return { url: sim.apiUrl, close: () => sim.close() };
+    return { url: sim.apiUrl, close: () => sim.close(), creates: () => sim.creates(), faults: sim.injector };
   },
 };

@@ -21,13 +21,13 @@ export function simulatorToken(secret: Secret): string {
 }
 
 export const simulator: TargetSimulator = {
-  async start({ port, stateFile, latency, token, global }) {
+  async start({ port, stateFile, latency, token, global, faults }) {
     const block = configuredBlock(global);
     const sim = await startMoodleSimulator({
-      port, stateFile, latency, token: token ?? simulatorToken(block.token),
+      port, stateFile, latency, faults, token: token ?? simulatorToken(block.token),
       // The site defines the profile field tilgang sends the student id in.
       profileFields: block.profileField ? [{ shortname: block.profileField, name: 'Student id', datatype: 'text', visible: true }] : [],
     });
-    return { url: sim.url, close: () => sim.close() };
+    return { url: sim.url, close: () => sim.close(), creates: () => sim.creates(), faults: sim.faults };
   },
 };

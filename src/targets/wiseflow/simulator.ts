@@ -30,10 +30,10 @@ function configuredCredentials(global: GlobalConfig | undefined): { clients: { i
 }
 
 export const simulator: TargetSimulator = {
-  async start({ port, stateFile, latency, token, global }) {
+  async start({ port, stateFile, latency, token, global, faults }) {
     const creds = configuredCredentials(global);
     if (token) creds.apiKeys.push(token);
-    const sim = await startWiseflowSimulator({ port, ...(stateFile ? { stateFile } : {}), latency, ...creds });
-    return { url: sim.url, close: () => sim.close() };
+    const sim = await startWiseflowSimulator({ port, ...(stateFile ? { stateFile } : {}), latency, faults, ...creds });
+    return { url: sim.url, close: () => sim.close(), creates: () => sim.creates(), faults: sim.injector };
   },
 };

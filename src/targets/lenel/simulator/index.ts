@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
+import { faultInjector, type FaultInjector, type FaultSettingsInput } from '../../../lib/faults.js';
 import { DEFAULT_LATENCY, sleep, WorkerPool, type LatencyModel } from './latency.js';
 import { OaError, oaNow, Store } from './store.js';
 import type { Instance } from './types.js';
@@ -57,6 +58,8 @@ export interface LenelSimulatorOptions {
   seed?: LenelSeed;
   stateFile?: string;
   latency?: boolean | Partial<LatencyModel>;
+  /** Faults at seeded rates (5xx, 429, timeouts, lost answers, slow answers); off by default. */
+  faults?: FaultSettingsInput | null;
 }
 
 export interface Fault {
@@ -85,6 +88,10 @@ export interface LenelSimulator {
   requests: Map<string, number>;
   /** Session tokens issued (for tests that prove none leaked). */
   tokens(): string[];
+  /** Faults at seeded rates: what was injected, and settings to change at run time. */
+  injector: FaultInjector;
+  /** Cardholders created per SSNO: more than one is a person made twice. */
+  creates(): ReadonlyMap<string, number>;
   close(): Promise<void>;
 }
 
@@ -200,7 +207,8 @@ export async function startLenelSimulator(opts: LenelSimulatorOptions = {}): Pro
     return method === 'GET' ? model.readMs + model.perItemMs * items : model.writeMs;
   };
 
-  const server: Server = createServer((req, res) => {
+  const injector = faultInjector(opts.faults);
+  const server: Server = createServer(injector.wrap((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://sim');
       const text = await readBody(req);
@@ -242,7 +250,7 @@ export async function startLenelSimulator(opts: LenelSimulatorOptions = {}): Pro
         else send(res, out.status, out.body);
       });
     })().catch((e: unknown) => send(res, 500, errorBody(new OaError(500, 'openaccess.general.internal', (e as Error).message))));
-  });
+  }, (res, status, headers) => send(res, status, errorBody(new OaError(status, 'openaccess.general.unavailable', 'The service is unavailable.')), headers)));
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -255,6 +263,8 @@ export async function startLenelSimulator(opts: LenelSimulatorOptions = {}): Pro
     expireSessions: () => { for (const s of sessions.values()) s.expires = 0; },
     fault: (f) => { faults.push(f); },
     tokens: () => [...sessions.keys()],
+    injector,
+    creates: () => store.createsBySsno,
     async close() {
       for (const r of held) r.destroy();
       for (const s of sockets) s.destroy();

@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { faultInjector, type FaultInjector, type FaultSettingsInput } from '../../../lib/faults.js';
 import { log } from '../../../lib/log.js';
 import { Engine, type DebugLevel } from './engine.js';
 import { FUNCTIONS_BY_NAME, SIMULATED_FUNCTIONS } from './functions/index.js';
@@ -66,6 +67,8 @@ export interface MoodleSimulatorOptions {
   maxInputVars?: number;
   /** PHP post_max_size in bytes; a larger body is discarded, as PHP does. Default 8 MiB. */
   postMaxSize?: number;
+  /** Injected faults (5xx, 429, timeouts, lost answers, slow answers) at seeded rates; off by default. */
+  faults?: FaultSettingsInput | null;
 }
 
 export interface MoodleSimulator {
@@ -93,6 +96,10 @@ export interface MoodleSimulator {
   snapshot(): StateData;
   /** Worker-pool metrics, or null when the latency model is off. */
   metrics(): PoolMetrics | null;
+  /** Accounts created per person (idnumber, else username): more than one is a person made twice. */
+  creates(): ReadonlyMap<string, number>;
+  /** The fault injection: counts of what was injected, and settings to change at run time. */
+  faults: FaultInjector;
 }
 
 const AUTH_PLUGINS = ['cas', 'db', 'email', 'ldap', 'lti', 'manual', 'mnet', 'nologin', 'none', 'oauth2', 'shibboleth',
@@ -270,13 +277,15 @@ export async function startMoodleSimulator(opts: MoodleSimulatorOptions): Promis
       `<!doctype html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1><p>The requested resource <code class="url">${path.replace(/[<>&"]/g, '')}</code> was not found on this server.</p></body></html>`);
   };
 
-  const server: Server = createServer((req, res) => {
+  const faults = faultInjector(opts.faults);
+  // A fault is what the web server in front of Moodle answers: an HTML page, not a Moodle error.
+  const server: Server = createServer(faults.wrap((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'moodle simulator: request failed');
       if (!res.headersSent) send(res, 500, { 'Content-Type': 'text/plain' }, 'Internal Server Error');
       else res.destroy();
     });
-  });
+  }, (res, status, headers) => send(res, status, { 'Content-Type': 'text/html', ...headers }, `<html><body><h1>${status}</h1></body></html>`)));
   server.keepAliveTimeout = 65_000;
 
   await new Promise<void>((resolve, reject) => {
@@ -347,6 +356,8 @@ export async function startMoodleSimulator(opts: MoodleSimulatorOptions): Promis
     metrics() {
       return pool ? structuredClone(pool.metrics) : null;
     },
+    creates: () => store.createsByKey,
+    faults,
   };
 }
 

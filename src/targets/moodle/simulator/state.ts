@@ -407,6 +407,9 @@ export class Store {
     return [...(this.byIdnumber.get(idnumber) ?? [])].map((id) => this.users.get(id)!);
   }
 
+  /** Accounts created per person (idnumber, else username) since the simulator started; never rolled-back ones. */
+  readonly createsByKey = new Map<string, number>();
+
   insertUser(u: Omit<UserRec, 'id'>): UserRec {
     // PostgreSQL coerces the parameters before the id default is evaluated: a refused row uses no id (recorded B06-B09).
     const tooLong = userValueTooLong(u);
@@ -421,6 +424,9 @@ export class Store {
     const rec: UserRec = { ...u, id };
     this.mapSet(this.users, id, rec);
     this.mapSet(this.byUsername, key, id);
+    // Creates per person (idnumber, else username), committed ones only: a second is a person made twice.
+    const who = rec.idnumber !== '' ? rec.idnumber : rec.username;
+    this.mapSet(this.createsByKey, who, (this.createsByKey.get(who) ?? 0) + 1);
     this.setAdd(this.byEmail, rec.email.toLowerCase(), id);
     if (rec.idnumber !== '') this.setAdd(this.byIdnumber, rec.idnumber, id);
     return rec;

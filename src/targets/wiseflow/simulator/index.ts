@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { faultInjector, type FaultInjector, type FaultSettingsInput } from '../../../lib/faults.js';
 import { ApiError, Licence, type License, type PartialResult } from './state.js';
 
 export { ApiError, Licence, defaultLicense } from './state.js';
@@ -44,6 +45,8 @@ export interface WiseflowSimulatorOptions {
   stateFile?: string;
   /** Requests without `X-Client-Name` are refused (400), as the certification review requires it. */
   requireClientName?: boolean;
+  /** Faults at seeded rates (5xx, 429, timeouts, lost answers, slow answers); off by default. */
+  faults?: FaultSettingsInput | null;
 }
 
 /** A fault planted for the next matching requests. */
@@ -71,6 +74,10 @@ export interface WiseflowSimulator {
   /** Every access token issued so far stops working (as after a credential rotation). */
   revokeTokens(): void;
   close(): Promise<void>;
+  /** Faults at seeded rates: what was injected, and settings to change at run time. */
+  injector: FaultInjector;
+  /** Users created per key (first external id value, else first email): more than one is a person made twice. */
+  creates(): ReadonlyMap<string, number>;
 }
 
 /** Sliding windows per credential: requests in the last second and minute. */
@@ -283,13 +290,14 @@ export async function startWiseflowSimulator(o: WiseflowSimulatorOptions = {}): 
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  const injector = faultInjector(o.faults);
+  const server: Server = createServer(injector.wrap((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((e: unknown) => send(res, 500, errorBody(500, String((e as Error).message))));
     });
-  });
+  }, (res, status, headers) => send(res, status, status === 429 ? errorBody(429, 'Too many requests') : { message: 'Service unavailable' }, headers)));
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => r()));
   const addr = server.address() as AddressInfo;
@@ -303,6 +311,8 @@ export async function startWiseflowSimulator(o: WiseflowSimulatorOptions = {}): 
     searches: () => searches,
     writes: () => writes,
     fail: (f) => { faults.push(f); },
+    injector,
+    creates: () => licence.createsByKey,
     revokeTokens: () => tokens.clear(),
     async close() {
       for (const r of held) r.destroy();
