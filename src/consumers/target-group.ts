@@ -335,7 +335,13 @@ export class TargetGroup {
     for (let attempt = 1; ; attempt++) {
       try {
         if (!m.value) throw new Error('the message has no value');
-        return { event: await this.codec.decodeEvent<StreamEvent>(m.value) };
+        const event = await this.codec.decodeEvent<StreamEvent>(m.value, this.stream.schema);
+        // A later or foreign version of the schema may lack what the runtime keys and answers by.
+        const key = this.stream.key(event);
+        if (typeof key !== 'string' || key === '' || typeof event.eventId !== 'string') {
+          return { poison: new Error(`the ${this.stream.schema} names no ${typeof key !== 'string' || key === '' ? 'subject (its key field is missing or empty)' : 'eventId'}`) };
+        }
+        return { event };
       } catch (e) {
         // A registry that cannot be reached is an outage; bytes that are not an event are poison.
         if (!isTransient(e) && !isRegistryUnreachable(e)) return { poison: e as Error };

@@ -209,7 +209,8 @@ export class Writeback {
   private async handle(m: KafkaMessage, topic: string, partition: number): Promise<Handled> {
     let r: ProvisioningResult;
     try {
-      r = await this.codec.decode('ProvisioningResult', m.value ?? Buffer.alloc(0));
+      r = await this.codec.decodeEvent<ProvisioningResult>(m.value ?? Buffer.alloc(0), 'ProvisioningResult');
+      if (typeof r.personId !== 'string' || typeof r.target !== 'string') throw new Error('the result names no person or no target');
     } catch (e) {
       if (isRegistryUnreachable(e)) return { kind: 'retry', dependency: 'schema registry', err: e as Error };
       const key = m.key?.toString() ?? null;

@@ -81,8 +81,17 @@ export class EventCodec {
     return Buffer.from(this.scratch.subarray(0, end));
   }
 
-  /** Any stream's event, decoded with the writer's schema; the stream's descriptor says what it is. */
-  async decodeEvent<T>(bytes: Buffer): Promise<T> {
+  /**
+   * Any stream's event, decoded with the writer's schema; the stream's descriptor says what it is.
+   * With `record`, the writer's schema must be that Avro record (namespace aside): valid Avro of
+   * another schema on the topic (a result written where an event belongs) is not taken for one.
+   */
+  async decodeEvent<T>(bytes: Buffer, record?: string): Promise<T> {
+    if (record && bytes.length >= 5 && bytes[0] === 0) {
+      const writer = (await this.registry.getSchema(bytes.readInt32BE(1))) as { name?: string };
+      const name = writer.name?.split('.').pop();
+      if (name !== record) throw new Error(`the message is written with the schema of ${name ?? 'an unnamed type'}, not of ${record}`);
+    }
     return (await this.registry.decode(bytes)) as T;
   }
 
