@@ -7,6 +7,7 @@ import { scheduledReconciliation } from './consumers/scheduled.js';
 import { pgSsl } from './lib/tls.js';
 import pg from 'pg';
 import { ResultsRecorder } from './history/recorder.js';
+import { startStatusMetrics } from './consumers/status.js';
 import { makeKafka } from './lib/kafka.js';
 import { log } from './lib/log.js';
 import { serveHealth, type HealthSource } from './lib/metrics.js';
@@ -24,6 +25,8 @@ export interface Running {
   health?: Server;
   /** The `reconcile:` schedule (the `schedule` role; every worker may run it, one at a time runs each slot). */
   schedule?: Scheduler;
+  /** Keeps the status gauges on /metrics current. */
+  status?: { stop(): Promise<void> };
   /** Stops every role; says how many events in flight the target groups left uncommitted, and whether one waited out an outage. */
   stop(): Promise<{ unfinished: number; outage: boolean }>;
 }
@@ -48,6 +51,7 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
   const r: Running = { groups: [], async stop() {
     await r.schedule?.stop();
     await scheduleDb?.end().catch(() => {});
+    await r.status?.stop();
     const left = await Promise.all(r.groups.map((g) => g.stop()));
     await r.producer?.stop();
     await r.writeback?.stop();
@@ -103,6 +107,7 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
     await r.stop().catch(() => {});
     throw e;
   }
+  if (cfg.runtime.statusIntervalSeconds > 0) r.status = startStatusMetrics(cfg, kafka, { targets: await enabledTargets(cfg.targets) }, cfg.runtime.statusIntervalSeconds * 1000);
   starting = false;
   return r;
 }

@@ -17,6 +17,7 @@ import { explain, formatExplain } from '../consumers/explain.js';
 import { canListManaged, formatOrphans, orphans } from '../consumers/orphans.js';
 import { checkedConfig, requireTargets, runWasPublished, UsageError } from './checks.js';
 import { runDemo } from './demo.js';
+import { formatStatus, statusSnapshot } from '../consumers/status.js';
 import { HistoryStore } from '../history/store.js';
 import { formatHistory, parseSince, personHistory } from '../history/query.js';
 
@@ -267,6 +268,14 @@ program.command('orphans').argument('<target>').description('accounts with tilga
     const r = await orphans(cfg, makeKafka(cfg), target, { apply: o.apply });
     console.log(o.json ? JSON.stringify(r, null, 2) : formatOrphans(r));
     if (r.results?.some((x) => x.outcome === 'FAILED' || x.outcome === 'HELD')) process.exitCode = 2;
+  });
+
+program.command('status').description('per target: lag, events/s, outcomes of the last hour, dead letters, guard; the producer behind the change log; the writeback\'s and the results store\'s lag')
+  .option('--json', 'the figures as JSON')
+  .action(async (o: { json?: boolean }) => {
+    const cfg = await config();
+    const s = await statusSnapshot(cfg, makeKafka(cfg), { targets: await enabledTargets(cfg.targets) });
+    console.log(o.json ? JSON.stringify(s, null, 2) : formatStatus(s));
   });
 
 program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {
