@@ -6,7 +6,8 @@
  *   create when entitled (and nothing when not); update each mapped attribute; disable on lost
  *   entitlement and enable when regained, never delete; a duplicate is a terminal error naming the
  *   accounts; a transient failure is retried and applied once; log-only changes nothing; a replay
- *   of the same events changes nothing more; no secret or sensitive value in any result or log line.
+ *   of the same events changes nothing more; no secret or sensitive value in any result, event, dead
+ *   letter or log line.
  *
  * The subject's configuration must entitle the affiliation `student` and not `alum`.
  */
@@ -17,7 +18,7 @@ import { log } from '../../src/lib/log.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import type { PersonChanged, ProvisioningResult } from '../../src/schemas/generated.js';
 import type { AnyTarget } from '../../src/spi/index.js';
-import { decodeEvents, testEnv, type TestEnv, type TestPerson } from './env.js';
+import { collect, decodeEvents, testEnv, type TestEnv, type TestPerson } from './env.js';
 import { startPipeline, type Pipeline } from './pipeline.js';
 
 /** An account as the kit compares it: enabled or not, and the mapped values by the directory attribute they come from. */
@@ -267,8 +268,14 @@ export function conformance(subject: ConformanceSubject): void {
       expect(await Promise.all([...byPerson.keys()].map((id) => sys.account({ id, username: '', mail: '' })))).toEqual(accounts0);
     });
 
-    it('no secret or sensitive value in any result or log line', async () => {
-      const all = [JSON.stringify(await pipe.decoded()), ...logs.lines].join('\n');
+    it('no secret or sensitive value in any result, event, dead letter or log line', async () => {
+      // The duplicate's dead letter is there (the kit made one); its bytes are read as text.
+      const dead = await collect(env.kafka, `test.${env.id}.${name}.dlq`, (m) => m.length > 0, 10_000);
+      expect(dead.length).toBeGreaterThan(0);
+      const all = [
+        JSON.stringify(await pipe.decoded()), JSON.stringify(await decodeEvents(env, pipe.events.messages)),
+        ...dead.map((m) => m.value?.toString('utf8') ?? ''), ...logs.lines,
+      ].join('\n');
       // The kit sees the runtime's and the target's lines, debug included.
       expect(logs.lines.length).toBeGreaterThan(0);
       expect(logs.lines.some((l) => l.includes(`"target":"${name}"`))).toBe(true);

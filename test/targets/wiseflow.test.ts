@@ -132,6 +132,35 @@ describe('WISEflow target over HTTP', () => {
     expect((await reconcile(w, next)).plan.operations).toEqual([]);
   });
 
+  it('applies each other kind of change in place: names, language, a secondary email removed, the student number changed and then removed', async () => {
+    const w = await world();
+    const p = person({ idautoPersonEmailAddresses: ['keep@uni.example.no', 'gone@uni.example.no'] });
+    await reconcile(w, p);
+    const step = async (attrs: Record<string, string[]>) => {
+      const next = { ...p, record: { ...p.record, attrs: { ...p.record.attrs, ...attrs } } };
+      const { plan, results } = await reconcile(w, next);
+      expect(kinds(plan)).toEqual(['update']);
+      expect(results).toMatchObject([{ outcome: 'APPLIED' }]);
+      // Applied for good: the next pass finds nothing to do.
+      expect((await reconcile(w, next)).plan.operations).toEqual([]);
+      return { plan, user: userOf(w, p) };
+    };
+    let r = await step({ givenName: ['Åsa'], sn: ['Ødegaard'], idautoPersonPreferredLanguage: ['en'] });
+    expect(r.plan.operations[0]!.changes).toEqual([
+      { attribute: 'firstName', from: 'Åse', to: 'Åsa' }, { attribute: 'lastName', from: 'Ødegård', to: 'Ødegaard' }, { attribute: 'language', from: 'nb_NO', to: 'en_GB' },
+    ]);
+    expect(r.user).toMatchObject([{ firstName: 'Åsa', lastName: 'Ødegaard', language: 'en_GB' }]);
+    r = await step({ givenName: ['Åsa'], sn: ['Ødegaard'], idautoPersonPreferredLanguage: ['en'], idautoPersonEmailAddresses: ['keep@uni.example.no'] });
+    expect(r.user[0]!.emails.map((e) => e.email).sort()).toEqual([p.record.attrs.mail![0], 'keep@uni.example.no'].sort());
+    const same = { givenName: ['Åsa'], sn: ['Ødegaard'], idautoPersonPreferredLanguage: ['en'], idautoPersonEmailAddresses: ['keep@uni.example.no'] };
+    r = await step({ ...same, idautoPersonStuID: ['612345'] });
+    expect(r.plan.operations[0]!.changes).toEqual([{ attribute: 'externalId.studentId', from: '512345', to: '612345' }]);
+    expect(r.user[0]!.userData.filter((d) => d.userDataTypeId === TYPES.studentId).map((d) => d.value)).toEqual(['612345']);
+    r = await step({ ...same, idautoPersonStuID: [] });
+    expect(r.user[0]!.userData.some((d) => d.userDataTypeId === TYPES.studentId)).toBe(false);
+    expect(userOf(w, p)).toHaveLength(1);
+  });
+
   it('replaces a changed national id in place, never showing it, and does not make a second user', async () => {
     const w = await world();
     const p = person({});
