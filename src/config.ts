@@ -87,6 +87,13 @@ export const ConfigSchema = z.object({
     groupId: z.string().min(1).default('tilgang.history').describe('The consumer group that writes provisioning.result into the results store.'),
   }).strict().prefault({}).describe('The results store: every provisioning.result as a row in PostgreSQL (the runtime\'s state schema), read by `tilgang history`, `report` and `status`.'),
   reconcile: ReconcileSchedule.optional().describe('A schedule on which `tilgang run` runs `sync --all` and the orphan check by itself, one worker at a time (a lease in PostgreSQL), e.g. { every: 24h, at: "02:00" }. Absent: no schedule.'),
+  courses: z.object({
+    nextSemesterFrom: z.object({
+      spring: z.number().int().min(1).max(12).default(5).describe('During spring (VÅR), from this month (1–12) on the autumn semester\'s courses are in scope too.'),
+      autumn: z.number().int().min(1).max(12).default(11).describe('During autumn (HØST), from this month on next spring\'s courses are in scope too.'),
+    }).strict().prefault({}),
+    pollMs: z.number().int().min(100).default(5_000).describe('How often the courses producer reads the catalogue (master_topics) for added and changed topics.'),
+  }).strict().prefault({}).describe('The courses producer: which semesters of MV\'s course catalogue are published on course.changed.'),
   targets: z.record(z.string(), z.unknown()).default({}).describe('Per-target settings; each target validates its own block with its own schema.'),
 }).strict();
 

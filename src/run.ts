@@ -12,12 +12,16 @@ import { makeKafka } from './lib/kafka.js';
 import { log } from './lib/log.js';
 import { serveHealth, type HealthSource } from './lib/metrics.js';
 import { ChangelogProducer } from './producers/changelog-producer.js';
+import { CoursesProducer } from './producers/courses-producer.js';
+import { COURSE_STREAM } from './spi/index.js';
 import { enabledTargets, getTarget } from './targets/index.js';
 
-export type Role = 'producer' | 'writeback' | 'history' | 'schedule' | `target:${string}`;
+export type Role = 'producer' | 'courses-producer' | 'writeback' | 'history' | 'schedule' | `target:${string}`;
 
 export interface Running {
   producer?: ChangelogProducer;
+  /** Follows MV's course catalogue; run when an enabled target consumes the course stream. */
+  coursesProducer?: CoursesProducer;
   groups: TargetGroup[];
   writeback?: Writeback;
   /** The results store's writer (the `history` role). */
@@ -45,7 +49,8 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
   const want = async (): Promise<Role[]> => {
     if (roles !== 'all') return roles;
     const targets = await enabledTargets(cfg.targets);
-    return ['producer', ...targets.map((t) => `target:${t.name}` as Role), 'writeback', 'history', ...(cfg.reconcile ? ['schedule' as const] : [])];
+    const courses = targets.some((t) => t.stream === COURSE_STREAM) ? ['courses-producer' as const] : [];
+    return ['producer', ...courses, ...targets.map((t) => `target:${t.name}` as Role), 'writeback', 'history', ...(cfg.reconcile ? ['schedule' as const] : [])];
   };
   let scheduleDb: pg.Pool | undefined;
   const r: Running = { groups: [], async stop() {
@@ -54,6 +59,7 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
     await r.status?.stop();
     const left = await Promise.all(r.groups.map((g) => g.stop()));
     await r.producer?.stop();
+    await r.coursesProducer?.stop();
     await r.writeback?.stop();
     await r.history?.stop();
     await new Promise<void>((res) => (r.health ? r.health.close(() => res()) : res()));
@@ -74,6 +80,11 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
         await p.start();
         r.producer = p;
         sources.push({ name: 'producer', ready: () => p.stats.healthy });
+      } else if (role === 'courses-producer') {
+        const p = new CoursesProducer(cfg, kafka);
+        await p.start();
+        r.coursesProducer = p;
+        sources.push({ name: 'courses-producer', ready: () => p.stats.healthy || p.stats.cycles === 0 && p.stats.errors === 0 });
       } else if (role === 'writeback') {
         const w = new Writeback(cfg, kafka);
         await w.start();
@@ -99,7 +110,7 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
         r.groups.push(g);
         sources.push(...groupHealth(role, g));
       } else {
-        throw new Error(`unknown role ${role} (producer, writeback, history or target:<name>)`);
+        throw new Error(`unknown role ${role} (producer, courses-producer, writeback, history, schedule or target:<name>)`);
       }
     }
   } catch (e) {

@@ -104,13 +104,42 @@ program.command('sync').description('publish events for chosen people: one (--ke
     console.log(`see the counters with: tilgang report ${s.runId}`);
   });
 
+const courses = program.command('courses').description('MV\'s course catalogue on course.changed (the seed\'s PortalLdapToMoodle_Courses)');
+courses.command('sync').description('publish one course (--source-id) or every course of the semesters in scope (--all)')
+  .option('--source-id <id>', 'the topic, institution:code:version (whatever its semester)')
+  .option('--all', 'every topic of the semesters in scope')
+  .option('--log-only', 'consumers plan and report but change nothing')
+  .option('--skip-users', 'a course made now does not reprocess its people')
+  .option('--target <name...>', 'address these targets only')
+  .option('--date <YYYY-MM-DD>', 'take this as today: which semesters are in scope', (v: string) => {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T12:00:00Z`))) throw new InvalidArgumentError('a date, YYYY-MM-DD');
+    return new Date(`${v}T12:00:00Z`);
+  })
+  .action(async (o: { sourceId?: string; all?: boolean; logOnly?: boolean; skipUsers?: boolean; target?: string[]; date?: Date }) => {
+    const cfg = await config();
+    if (o.target) requireTargets(cfg, o.target, { enabledOnly: true });
+    const { coursesSync } = await import('../producers/courses-sync.js');
+    const s = await coursesSync(cfg, makeKafka(cfg), { ...o, targets: o.target, now: o.date });
+    const scope = o.all ? ` of ${s.scope.map((x) => `${x.term} ${x.year}`).join(' and ')}` : '';
+    console.log(`run ${s.runId}: ${s.published} course event(s)${scope} published${o.logOnly ? ' (log only)' : ''}${o.skipUsers ? ', people not reprocessed' : ''}`);
+    console.log(`see the counters with: tilgang report ${s.runId}`);
+  });
+courses.command('produce').description('follow the catalogue (master_topics) and publish course.changed for topics added or changed')
+  .action(async () => {
+    const cfg = await config();
+    const { CoursesProducer } = await import('../producers/courses-producer.js');
+    const p = new CoursesProducer(cfg, makeKafka(cfg));
+    await p.start();
+    await untilSignal(() => p.stop());
+  });
+
 program.command('run').description('run the producer, every enabled target group and the writeback (or one role)')
   .option('--role <role...>', 'producer | writeback | history | schedule | target:<name>')
   .option('--metrics-port <port>', '/metrics, /healthz, /readyz', int)
   .action(async (o: { role?: Role[]; metricsPort?: number }) => {
     const cfg = await config();
-    const bad = (o.role ?? []).filter((r) => r !== 'producer' && r !== 'writeback' && r !== 'history' && r !== 'schedule' && !r.startsWith('target:'));
-    if (bad.length) throw new UsageError(`unknown role ${bad.join(', ')} (producer, writeback, history, schedule or target:<name>)`);
+    const bad = (o.role ?? []).filter((r) => r !== 'producer' && r !== 'courses-producer' && r !== 'writeback' && r !== 'history' && r !== 'schedule' && !r.startsWith('target:'));
+    if (bad.length) throw new UsageError(`unknown role ${bad.join(', ')} (producer, courses-producer, writeback, history, schedule or target:<name>)`);
     const named = (o.role ?? []).filter((r) => r.startsWith('target:')).map((r) => r.slice('target:'.length));
     requireTargets(cfg, named, { enabledOnly: true });
     const r = await startRoles(cfg, o.role ?? 'all', { metricsPort: o.metricsPort });

@@ -53,11 +53,12 @@ export class CourseEventPublisher {
   }
 
   /** One transaction: the events and `also`, all visible to read_committed consumers or none. */
-  async send(events: CourseChanged[], also: TopicMessages[] = []): Promise<void> {
+  async send(events: CourseChanged[], also: TopicMessages[] = [], before?: () => Promise<void>): Promise<void> {
     const txn = await this.producer.transaction();
     try {
       const topicMessages = [...(events.length ? [{ topic: this.topic, messages: this.encode(events) }] : []), ...also.filter((t) => t.messages.length)];
       if (topicMessages.length) await txn.sendBatch({ topicMessages });
+      await before?.();
       await txn.commit();
     } catch (e) {
       await txn.abort().catch(() => {});
