@@ -66,6 +66,7 @@ export const ConfigSchema = z.object({
     metricsPort: z.number().int().min(0).max(65535).default(9464).describe('Port of /metrics, /healthz and /readyz; 0 picks a free one.'),
     metricsHost: z.string().min(1).default('127.0.0.1').describe('Address /metrics, /healthz and /readyz listen on: 0.0.0.0 (or ::) for a Prometheus or probe on another host.'),
     statusIntervalSeconds: z.number().int().min(0).default(30).describe('How often `tilgang run` sets the status gauges on /metrics (lag, dead letters, guard, outcomes, the producer behind the change log); 0: never.'),
+    connectTimeoutMs: z.number().int().min(1).default(30_000).describe('How long a command waits at start for Kafka, the schema registry, PostgreSQL and the directory to answer; then it exits non-zero with one line naming the server and its address.'),
     sessionTimeoutMs: z.number().int().min(6000).default(30_000).describe('A worker that stops heartbeating loses its partitions after this long (a crashed worker\'s share moves on).'),
     instanceId: z.string().optional().describe('Distinguishes workers of one group (transactional ids); defaults to the host name.'),
     guard: z.object({

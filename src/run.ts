@@ -9,6 +9,7 @@ import pg from 'pg';
 import { ResultsRecorder } from './history/recorder.js';
 import { startStatusMetrics } from './consumers/status.js';
 import { makeKafka } from './lib/kafka.js';
+import { requireReachable, type Dependency } from './lib/reachable.js';
 import { log } from './lib/log.js';
 import { serveHealth, type HealthSource } from './lib/metrics.js';
 import { ChangelogProducer } from './producers/changelog-producer.js';
@@ -74,6 +75,9 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
     return undefined;
   });
   try {
+    // Each server the roles need answers within runtime.connectTimeoutMs, or the start ends naming it.
+    const needs: Record<string, Dependency[]> = { producer: ['kafka', 'registry', 'directory'], writeback: ['kafka', 'registry', 'directory'], history: ['kafka', 'registry', 'mv'] };
+    await requireReachable(cfg, (await want()).flatMap((role) => needs[role] ?? ['kafka', 'registry', 'directory', 'mv']));
     for (const role of await want()) {
       if (role === 'producer') {
         const p = new ChangelogProducer(cfg, kafka);

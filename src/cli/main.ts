@@ -10,6 +10,7 @@ import { MvReader } from '../mv/person.js';
 import { ChangelogProducer } from '../producers/changelog-producer.js';
 import { newRunId, reprocessForTarget } from '../producers/publisher.js';
 import { KEY_FIELDS, sync, type KeyField } from '../producers/sync.js';
+import { requireReachable } from '../lib/reachable.js';
 import { startRoles, type Role } from '../run.js';
 import { down, reset, status, up } from '../stack/index.js';
 import { enabledTargets, getTarget, loadSimulator } from '../targets/index.js';
@@ -72,13 +73,16 @@ program.command('seed').description('fill the directory and MV with a determinis
   .option('--mv-only', 'load MV only, not the directory')
   .action(async (o: { persons: number; seed: number; mvOnly?: boolean }) => {
     const { runSeed } = await import('../seed/index.js');
-    const s = await runSeed(await config(), { persons: o.persons, seed: o.seed, directory: !o.mvOnly, progress: process.stderr.isTTY });
+    const cfg = await config();
+    await requireReachable(cfg, o.mvOnly ? ['mv'] : ['mv', 'directory']);
+    const s = await runSeed(cfg, { persons: o.persons, seed: o.seed, directory: !o.mvOnly, progress: process.stderr.isTTY });
     console.log(`seeded ${s.persons} people, ${s.orgUnits} org units, ${s.topics} topics, ${s.enrolments} enrolments; ${s.badRecords.length} bad records planted (${(s.timings.totalMs / 1000).toFixed(1)} s)`);
   });
 
 program.command('produce').description('follow the directory change log and publish person.changed events')
   .action(async () => {
     const cfg = await config();
+    await requireReachable(cfg, ['kafka', 'registry', 'directory']);
     const p = new ChangelogProducer(cfg, makeKafka(cfg));
     await p.start();
     await untilSignal(() => p.stop());
@@ -95,6 +99,7 @@ program.command('sync').description('publish events for chosen people: one (--ke
   .action(async (o: { keyField?: KeyField; keyValue?: string; all?: boolean; limit?: number; personsFile?: string; logOnly?: boolean; target?: string[] }) => {
     const cfg = await config();
     if (o.target) requireTargets(cfg, o.target, { enabledOnly: true });
+    await requireReachable(cfg, ['kafka', 'registry', 'directory']);
     const s = await sync(cfg, makeKafka(cfg), { ...o, targets: o.target, progress: process.stderr.isTTY });
     console.log(`run ${s.runId}: ${s.published} ${s.mode} event(s) published${o.logOnly ? ' (log only)' : ''}`);
     if (s.unknown.length) {
@@ -189,6 +194,7 @@ const dlq = program.command('dlq').description('the dead-letter topic of a targe
 dlq.command('list').argument('<target>', 'a target name, or writeback').action(async (target: string) => {
   const cfg = await config();
   requireTargets(cfg, [target], { also: [WRITEBACK] });
+  await requireReachable(cfg, ['kafka']);
   const { letters } = await readDeadLetters(makeKafka(cfg), target, undefined, cfg.kafka.prefix);
   if (!letters.length) return console.log(`${dlqTopic(target, cfg.kafka.prefix)}: empty`);
   for (const l of letters) {
@@ -201,6 +207,7 @@ dlq.command('list').argument('<target>', 'a target name, or writeback').action(a
 dlq.command('redrive').argument('<target>', 'a target name, or writeback').action(async (target: string) => {
   const cfg = await config();
   requireTargets(cfg, [target], { also: [WRITEBACK] });
+  await requireReachable(cfg, ['kafka', 'registry']);
   const r = await redrive(cfg, makeKafka(cfg), target);
   const to = target === WRITEBACK ? 'their targets (the new results are written back)' : target;
   console.log(r.people ? `run ${r.runId}: ${r.people} person(s) sent back to ${to}` : 'nothing to redrive');
@@ -211,6 +218,7 @@ const guard = program.command('guard').description('the mass-change guard of a t
 async function withGuard<T>(target: string, fn: (g: MassChangeGuard, cfg: Config) => Promise<T>): Promise<T> {
   const cfg = await config();
   requireTargets(cfg, [target]);
+  await requireReachable(cfg, ['mv']);
   const mv = MvReader.fromConfig(cfg.mv, { max: 2 });
   try {
     const g = new MassChangeGuard(mv.pool, cfg.runtime.stateSchema);
@@ -251,6 +259,7 @@ program.command('explain').description('what each enabled target would do for on
     const cfg = await config();
     if (o.target) requireTargets(cfg, o.target, { enabledOnly: true });
     const targets = (await enabledTargets(cfg.targets)).filter((t) => !o.target || o.target.includes(t.name));
+    await requireReachable(cfg, ['directory', 'mv']);
     const store = new HistoryStore(cfg, { max: 2 });
     try {
       await store.ensure();
@@ -271,6 +280,7 @@ program.command('history').argument('<key>', 'the person: a username, or what --
   .action(async (key: string, o: { keyField: KeyField; target?: string; since?: string; limit: number; json?: boolean }) => {
     const cfg = await config();
     if (o.target) requireTargets(cfg, [o.target]);
+    await requireReachable(cfg, ['mv']);
     let since: Date | undefined;
     try {
       since = o.since ? parseSince(o.since) : undefined;
@@ -294,6 +304,7 @@ program.command('orphans').argument('<target>').description('accounts with tilga
     requireTargets(cfg, [name], { enabledOnly: true });
     const target = await getTarget(name);
     if (!canListManaged(target)) throw new UsageError(`target ${name} cannot list the accounts it manages: it has no orphan check`);
+    await requireReachable(cfg, o.apply ? ['kafka', 'registry', 'directory', 'mv'] : ['directory', 'mv']);
     const r = await orphans(cfg, makeKafka(cfg), target, { apply: o.apply });
     console.log(o.json ? JSON.stringify(r, null, 2) : formatOrphans(r));
     if (r.results?.some((x) => x.outcome === 'FAILED' || x.outcome === 'HELD')) process.exitCode = 2;
@@ -309,6 +320,7 @@ program.command('status').description('per target: lag, events/s, outcomes of th
 
 program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {
   const cfg = await config();
+  await requireReachable(cfg, ['kafka', 'registry']);
   const kafka = makeKafka(cfg);
   const results = await readRunResults(kafka, cfg.registry, cfg.kafka.topics.provisioningResult, runId);
   if (!results.length && !(await runWasPublished(kafka, cfg.registry, cfg.kafka.topics.personChanged, runId))) {

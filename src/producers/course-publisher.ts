@@ -23,7 +23,7 @@ export class CourseEventPublisher {
   private initialised = false;
 
   constructor(kafka: Kafka, cfg: Config, transactionalId: string, readonly topic = cfg.kafka.topics.courseChanged) {
-    this.producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+    this.producer = kafka.producer({ transactionalId: `${cfg.kafka.prefix}${transactionalId}`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
     this.codec = new EventCodec(cfg.registry);
   }
 
