@@ -7,7 +7,7 @@ import type { ProvisioningResult } from '../schemas/generated.js';
 
 /** The dead-letter topic of a target or of the writeback, after the environment's kafka.prefix. */
 export const dlqTopic = (owner: string, prefix = '') => `${prefix}tilgang.${owner}.dlq`;
-const redriveGroup = (owner: string, prefix = '') => `${prefix}tilgang.${owner}.dlq-redrive`;
+export const redriveGroup = (owner: string, prefix = '') => `${prefix}tilgang.${owner}.dlq-redrive`;
 
 /** A dead-letter topic as it is created: one partition, kept for kafka.retention.deadLettersMs (default: until deleted on purpose). */
 export function dlqTopicSpec(cfg: Pick<Config, 'kafka'>, topic: string): TopicSpec {

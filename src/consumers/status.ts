@@ -1,6 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import client from 'prom-client';
-import type { Config } from '../config.js';
+import { kafkaName, type Config } from '../config.js';
 import { Directory } from '../directory/client.js';
 import { child } from '../lib/log.js';
 import { registry } from '../lib/metrics.js';
@@ -9,7 +9,7 @@ import { CookieStore } from '../producers/cookie-store.js';
 import { HistoryStore } from '../history/store.js';
 import type { AnyTarget } from '../spi/index.js';
 import { streamFor } from '../streams/index.js';
-import { dlqTopic, readDeadLetters, WRITEBACK } from './dlq.js';
+import { dlqTopic, readDeadLetters, redriveGroup, WRITEBACK } from './dlq.js';
 import { MassChangeGuard } from './guard.js';
 
 /** A consumer group's distance behind the end of its topic. */
@@ -82,13 +82,13 @@ export async function groupLag(admin: Admin, group: string, topic: string, exist
 }
 
 /** Dead letters not yet redriven: read only when the topic has something after the redrive group's offset. */
-export async function dlqSize(kafka: Kafka, admin: Admin, owner: string, topic = dlqTopic(owner), existing?: ReadonlySet<string>): Promise<number> {
+export async function dlqSize(kafka: Kafka, admin: Admin, owner: string, topic = dlqTopic(owner), existing?: ReadonlySet<string>, prefix = ''): Promise<number> {
   if (!(existing ?? new Set(await admin.listTopics())).has(topic)) return 0;
   const [p] = await admin.fetchTopicOffsets(topic);
-  const committed = await admin.fetchOffsets({ groupId: `tilgang.${owner}.dlq-redrive`, topics: [topic] });
+  const committed = await admin.fetchOffsets({ groupId: redriveGroup(owner, prefix), topics: [topic] });
   const from = Math.max(0, Number(committed[0]?.partitions[0]?.offset ?? -1), Number(p?.low ?? 0));
   if (from >= Number(p?.high ?? 0)) return 0;
-  return (await readDeadLetters(kafka, owner, topic)).letters.length;
+  return (await readDeadLetters(kafka, owner, topic, prefix)).letters.length;
 }
 
 /** Change-log entries after the producer's committed cookie: what it has not yet published (or passed over). */
@@ -123,8 +123,8 @@ export async function statusSnapshot(cfg: Config, kafka: Kafka, o: StatusOptions
     const topics = new Set(await admin.listTopics());
     const guard = new MassChangeGuard(store.pool, cfg.runtime.stateSchema);
     await guard.ensure();
-    const groupOf = o.groupOf ?? ((t: string) => `tilgang.${t}`);
-    const dlqOf = o.dlqOf ?? dlqTopic;
+    const groupOf = o.groupOf ?? ((t: string) => kafkaName(cfg, `tilgang.${t}`));
+    const dlqOf = o.dlqOf ?? ((owner: string) => dlqTopic(owner, cfg.kafka.prefix));
     const [lastHour, lastMinute] = await Promise.all([
       store.outcomesSince(new Date(now.getTime() - 3_600_000)),
       store.outcomesSince(new Date(now.getTime() - 60_000)),
@@ -134,7 +134,7 @@ export async function statusSnapshot(cfg: Config, kafka: Kafka, o: StatusOptions
       const windowMinutes = g.targets[t.name]?.windowMinutes ?? g.windowMinutes;
       const [lag, dlq, st] = await Promise.all([
         groupLag(admin, groupOf(t.name), streamFor(t).topic(cfg), topics),
-        dlqSize(kafka, admin, t.name, dlqOf(t.name), topics),
+        dlqSize(kafka, admin, t.name, dlqOf(t.name), topics, cfg.kafka.prefix),
         guard.state(t.name, windowMinutes),
       ]);
       const minute = Object.values(lastMinute.get(t.name) ?? {}).reduce((a, b) => a + b, 0);
@@ -146,8 +146,8 @@ export async function statusSnapshot(cfg: Config, kafka: Kafka, o: StatusOptions
     const results = cfg.kafka.topics.provisioningResult;
     const [producer, wbLag, wbDlq, histLag] = await Promise.all([
       producerBehind(cfg, kafka, o.producerName, o.producerCap).catch((e: Error) => ({ error: e.message })),
-      groupLag(admin, o.writebackGroup ?? 'tilgang.writeback', results, topics),
-      dlqSize(kafka, admin, WRITEBACK, dlqOf(WRITEBACK), topics),
+      groupLag(admin, o.writebackGroup ?? kafkaName(cfg, 'tilgang.writeback'), results, topics),
+      dlqSize(kafka, admin, WRITEBACK, dlqOf(WRITEBACK), topics, cfg.kafka.prefix),
       groupLag(admin, o.historyGroup ?? cfg.history.groupId, results, topics),
     ]);
     return { at: now.toISOString(), targets, producer, writeback: { lag: wbLag, dlq: wbDlq }, history: { lag: histLag } };
