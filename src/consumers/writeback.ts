@@ -15,7 +15,7 @@ import { deadLetterMessage, dlqTopic, dlqTopicSpec, WRITEBACK, type DeadLetter }
 /**
  * One target's status value: `<target>|<ISO time>|<outcome>|<last error>`, then what the target
  * asked to record (the result's `writeback`) as `|<name>=<value>` fields, e.g.
- * `wiseflow|2026-11-29T06:00:00.000Z|provisioned||userId=4711`.
+ * `exams|2026-11-29T06:00:00.000Z|provisioned||userId=4711`.
  */
 export interface StatusValue { target: string; at: string; outcome: string; error: string; recorded: Record<string, string> }
 

@@ -44,20 +44,20 @@ describe('writeback: the status attributes after a result', () => {
   });
 
   it('records what the target asked to write back with its status, and keeps it while later results carry none', () => {
-    const once = statusAfter(empty, result({ target: 'wiseflow', writeback: { userId: '4711' } }))!;
-    expect(once.targetStatus).toEqual(['wiseflow|2026-11-26T12:00:00.000Z|provisioned||userId=4711']);
-    expect(parseStatus(once.targetStatus[0]!)).toMatchObject({ target: 'wiseflow', outcome: 'provisioned', error: '', recorded: { userId: '4711' } });
+    const once = statusAfter(empty, result({ target: 'exams', writeback: { userId: '4711' } }))!;
+    expect(once.targetStatus).toEqual(['exams|2026-11-26T12:00:00.000Z|provisioned||userId=4711']);
+    expect(parseStatus(once.targetStatus[0]!)).toMatchObject({ target: 'exams', outcome: 'provisioned', error: '', recorded: { userId: '4711' } });
     // The same again, or a result that knows nothing to record: no write.
-    expect(statusAfter(once, result({ target: 'wiseflow', writeback: { userId: '4711' }, processedAt: Date.UTC(2026, 10, 27) }))).toBeUndefined();
-    expect(statusAfter(once, result({ target: 'wiseflow', outcome: 'UNCHANGED' }))).toBeUndefined();
+    expect(statusAfter(once, result({ target: 'exams', writeback: { userId: '4711' }, processedAt: Date.UTC(2026, 10, 27) }))).toBeUndefined();
+    expect(statusAfter(once, result({ target: 'exams', outcome: 'UNCHANGED' }))).toBeUndefined();
     // A failure records the error and keeps the id; a disable keeps it too.
-    const failed = statusAfter(once, result({ target: 'wiseflow', outcome: 'FAILED', error: { kind: 'TERMINAL', code: 'x', message: 'refused', field: null } }))!;
+    const failed = statusAfter(once, result({ target: 'exams', outcome: 'FAILED', error: { kind: 'TERMINAL', code: 'x', message: 'refused', field: null } }))!;
     expect(parseStatus(failed.targetStatus[0]!)).toMatchObject({ outcome: 'failed', error: 'x: refused', recorded: { userId: '4711' } });
-    const disabled = statusAfter(once, result({ target: 'wiseflow', entitled: false, writeback: { userId: '4711' } }))!;
+    const disabled = statusAfter(once, result({ target: 'exams', entitled: false, writeback: { userId: '4711' } }))!;
     expect(parseStatus(disabled.targetStatus[0]!)).toMatchObject({ outcome: 'disabled', recorded: { userId: '4711' } });
     // A new id is a change; separators in a value cannot break the value's fields.
-    const moved = statusAfter(once, result({ target: 'wiseflow', writeback: { userId: '4712|x\ny', 'bad name!': 'v' }, processedAt: Date.UTC(2026, 10, 28) }))!;
-    expect(moved.targetStatus).toEqual(['wiseflow|2026-11-28T00:00:00.000Z|provisioned||badname=v|userId=4712 x y']);
+    const moved = statusAfter(once, result({ target: 'exams', writeback: { userId: '4712|x\ny', 'bad name!': 'v' }, processedAt: Date.UTC(2026, 10, 28) }))!;
+    expect(moved.targetStatus).toEqual(['exams|2026-11-28T00:00:00.000Z|provisioned||badname=v|userId=4712 x y']);
   });
 
   it('reads a status value written before anything was recorded with it', () => {
