@@ -64,6 +64,7 @@ export const ConfigSchema = z.object({
     retryBaseMs: z.number().int().min(1).default(200),
     retryMaxMs: z.number().int().min(1).default(10_000),
     metricsPort: z.number().int().min(0).max(65535).default(9464).describe('Port of /metrics, /healthz and /readyz; 0 picks a free one.'),
+    dashboard: z.boolean().default(true).describe('`tilgang run` serves the web dashboard at / on the metrics address (metricsHost:metricsPort): charts, dead letters, guards, runs, a person search. Its redrive and release act on the system: keep the address private.'),
     metricsHost: z.string().min(1).default('127.0.0.1').describe('Address /metrics, /healthz and /readyz listen on: 0.0.0.0 (or ::) for a Prometheus or probe on another host.'),
     statusIntervalSeconds: z.number().int().min(0).default(30).describe('How often `tilgang run` sets the status gauges on /metrics (lag, dead letters, guard, outcomes, the producer behind the change log); 0: never.'),
     connectTimeoutMs: z.number().int().min(1).default(30_000).describe('How long a command waits at start for Kafka, the schema registry, PostgreSQL and the directory to answer; then it exits non-zero with one line naming the server and its address.'),

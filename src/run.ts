@@ -6,6 +6,8 @@ import { Scheduler } from './consumers/schedule.js';
 import { scheduledReconciliation } from './consumers/scheduled.js';
 import { pgSsl } from './lib/tls.js';
 import pg from 'pg';
+import { createDashboard, type Dashboard } from './dashboard/server.js';
+import { HistoryStore } from './history/store.js';
 import { ResultsRecorder } from './history/recorder.js';
 import { startStatusMetrics } from './consumers/status.js';
 import { makeKafka } from './lib/kafka.js';
@@ -28,6 +30,8 @@ export interface Running {
   /** The results store's writer (the `history` role). */
   history?: ResultsRecorder;
   health?: Server;
+  /** The web dashboard, served on the health server's address. */
+  dashboard?: Dashboard;
   /** The `reconcile:` schedule (the `schedule` role; every worker may run it, one at a time runs each slot). */
   schedule?: Scheduler;
   /** Keeps the status gauges on /metrics current. */
@@ -54,7 +58,10 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
     return ['producer', ...courses, ...targets.map((t) => `target:${t.name}` as Role), 'writeback', 'history', ...(cfg.reconcile ? ['schedule' as const] : [])];
   };
   let scheduleDb: pg.Pool | undefined;
+  let dashboardStore: HistoryStore | undefined;
   const r: Running = { groups: [], async stop() {
+    await r.dashboard?.stop();
+    await dashboardStore?.close();
     await r.schedule?.stop();
     await scheduleDb?.end().catch(() => {});
     await r.status?.stop();
@@ -70,7 +77,7 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
   let starting = true;
   const sources: HealthSource[] = [{ name: 'run', ready: () => !starting, reason: () => (starting ? 'roles connecting' : undefined) }];
   const port = opts.metricsPort ?? cfg.runtime.metricsPort;
-  r.health = await serveHealth(port, () => sources, cfg.runtime.metricsHost).catch((e: Error) => {
+  r.health = await serveHealth(port, () => sources, cfg.runtime.metricsHost, () => r.dashboard?.handle).catch((e: Error) => {
     log.warn({ port, host: cfg.runtime.metricsHost, err: e.message }, 'metrics/health endpoint not started');
     return undefined;
   });
@@ -123,6 +130,17 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
     throw e;
   }
   if (cfg.runtime.statusIntervalSeconds > 0) r.status = startStatusMetrics(cfg, kafka, { targets: await enabledTargets(cfg.targets) }, cfg.runtime.statusIntervalSeconds * 1000);
+  if (cfg.runtime.dashboard && r.health) {
+    try {
+      dashboardStore = new HistoryStore(cfg, { max: 3 });
+      await dashboardStore.ensure();
+      r.dashboard = createDashboard({ cfg, kafka, targets: await enabledTargets(cfg.targets), store: dashboardStore });
+      const a = r.health.address();
+      log.info({ url: typeof a === 'object' && a ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/` : undefined }, 'dashboard served');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'dashboard not started');
+    }
+  }
   starting = false;
   return r;
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import client from 'prom-client';
 
 /** One registry per process: every component's series on one /metrics. */
@@ -35,8 +35,14 @@ export interface HealthSource {
   reason?(): string | undefined;
 }
 
-/** /metrics (Prometheus), /healthz (the process lives), /readyz (every component is connected). */
-export function serveHealth(port: number, sources: () => HealthSource[], host = '127.0.0.1'): Promise<Server> {
+/** Serves more paths on the same server (the dashboard); resolves false for a path it does not know. */
+export type ExtraHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+/**
+ * /metrics (Prometheus), /healthz (the process lives), /readyz (every component is connected);
+ * any other path is offered to `extra()` (the dashboard, once it is there).
+ */
+export function serveHealth(port: number, sources: () => HealthSource[], host = '127.0.0.1', extra?: () => ExtraHandler | undefined): Promise<Server> {
   const server = createServer(async (req, res) => {
     if (req.url === '/metrics') {
       res.setHeader('content-type', registry.contentType);
@@ -51,6 +57,9 @@ export function serveHealth(port: number, sources: () => HealthSource[], host = 
       res.statusCode = notReady.length ? 503 : 200;
       res.end(notReady.length ? `not ready: ${notReady.join(', ')}\n` : 'ready\n');
     } else {
+      const handler = extra?.();
+      if (handler && await handler(req, res).catch(() => false)) return;
+      if (res.headersSent) return;
       res.statusCode = 404;
       res.end();
     }
