@@ -184,6 +184,20 @@ async function ensureExtensionAttribute(c: Client): Promise<void> {
   }
 }
 
+/**
+ * The AD target's anchor (employeeNumber, as tilgang.example.yaml names it) indexed, as a site
+ * that matches accounts by it indexes it: AD's schema leaves it unindexed, and every lookup by it
+ * would scan the whole domain (searchFlags bit 0 = fATTINDEX; Samba rebuilds its index list).
+ */
+async function ensureAnchorIndexed(c: Client): Promise<void> {
+  const dn = `CN=Employee-Number,${SCHEMA_DN}`;
+  const { searchEntries: [attr] } = await c.search(dn, { scope: 'base', attributes: ['searchFlags'] });
+  const flags = Number(one(attr?.searchFlags) || 0);
+  if (flags & 1) return;
+  await c.modify(dn, replace('searchFlags', [String(flags | 1)]));
+  await c.modify('', replace('schemaUpdateNow', ['1']));
+}
+
 /** objectSid's binary form → S-1-5-21-…: revision, sub-authority count, 48-bit authority, little-endian sub-authorities. */
 export function sidToString(b: Buffer): string {
   const subs = Array.from({ length: b[1]! }, (_, i) => b.readUInt32LE(8 + 4 * i));
@@ -239,6 +253,7 @@ export async function ensureDomain(host: SambaToolHost = 'native'): Promise<void
   const secrets = sambaSecrets();
   const sid = await withBind(ADMIN_UPN, secrets.admin, async (c) => {
     await ensureExtensionAttribute(c);
+    await ensureAnchorIndexed(c);
     return ensureSkeletonAndAccount(c, secrets.tilgang);
   });
   await ensureDelegation(sid, host);

@@ -46,8 +46,12 @@ export const target: Target<AdConfig, Desired, Actual, Payload, AdSession> = {
     const wanted = ['extensionAttribute1', config.anchor, ...(config.reservation ? [config.reservation.attribute] : [])];
     if (schema) {
       for (const a of wanted) {
-        const { searchEntries } = await c.search(schema, { scope: 'one', filter: eq('lDAPDisplayName', a), attributes: ['1.1'] });
+        const { searchEntries } = await c.search(schema, { scope: 'one', filter: eq('lDAPDisplayName', a), attributes: ['searchFlags'] });
         if (!searchEntries.length) warnings.push(`the domain's schema has no attribute ${a}; writing it will fail`);
+        // searchFlags bit 0 (fATTINDEX): without it every lookup by the anchor scans the whole domain.
+        else if (a === config.anchor && !(Number(strings(searchEntries[0]!, 'searchFlags')[0] ?? 0) & 1)) {
+          warnings.push(`the anchor attribute ${a} is not indexed in the domain's schema (searchFlags): every account lookup scans the domain; index it`);
+        }
       }
     }
     for (const ou of [config.ous.employee, config.ous.student, config.ous.other, config.ous.disabled].filter((x): x is string => !!x)) {
