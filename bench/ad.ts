@@ -10,8 +10,9 @@
  *   limit    a bare ldapts script: the same adds (password and enabled flag in the add) and the
  *            same modifies by known DN, over the same connections and in-flight count.
  *
- * Two passes: every account created, then every account's title changed (an update each). People
- * are built in memory and handed to the functions directly: no Kafka, directory or MV round trips
+ * Two passes: every account created, then every account's title changed (an update each). The
+ * ways take turns chunk by chunk (500 people each), so each meets the domain at the same size.
+ * People are built in memory and handed to the functions directly: no Kafka, directory or MV round trips
  * (bench:runtime measures those). Everything made is deleted at the end (BENCH_KEEP=1 keeps it).
  *
  *   npx tsx bench/ad.ts [--persons 10000] [--concurrency 16] [--connections 4] [--seed-sample N]
@@ -20,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { Attribute, Change, Client } from 'ldapts';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
-import { chunks, mapLimit } from '../src/lib/concurrency.js';
+import { mapLimit } from '../src/lib/concurrency.js';
 import type { MvPerson, OrgUnit } from '../src/mv/person.js';
 import { TransientError, type PersonContext } from '../src/spi/index.js';
 import { up } from '../src/stack/index.js';
@@ -96,65 +97,65 @@ async function main(): Promise<void> {
   const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
   const out: Record<string, { create: number; update: number; n: number }> = {};
 
+  interface Way { name: string; n: number; create(chunk: number): Promise<void>; update(chunk: number): Promise<void>; close(): Promise<void> }
+  const chunkCount = Math.ceil(N / CHUNK);
+  /** The seed's sample, spread over the chunks as evenly as it goes. */
+  const seedSlice = (list: PersonContext[], chunk: number) => list.slice(Math.floor((chunk * list.length) / chunkCount), Math.floor(((chunk + 1) * list.length) / chunkCount));
+
   // ---- tilgang --------------------------------------------------------------------------------
-  {
+  const tilgangWay = async (): Promise<Way> => {
     const config = cfgFor('tilgang');
     const ctx = { config, global, log };
     const s = await target.connect(ctx);
-    let retries = 0;
     /**
      * As the runtime does: a chunk of a partition's events (500) at a time, first every person's read
      * and plan (`--concurrency` at once, so their account lookups meet in a few searches), then every
      * apply; a transient failure (an OU made meanwhile by another person) is read and planned again.
      */
-    const reconcile = async (list: PersonContext[]) => {
+    const reconcile = async (chunk: PersonContext[]) => {
       let failed = 0;
-      for (const chunk of chunks(list, CHUNK)) {
-        let pending = chunk;
-        for (let attempt = 1; pending.length; attempt++) {
-          const again: PersonContext[] = [];
-          const transient = (p: PersonContext, e: unknown) => {
-            if (!(e instanceof TransientError) || attempt >= 5) throw e;
-            retries++;
-            again.push(p);
-          };
-          const planned = await mapLimit(pending, CONCURRENCY, async (p) => {
-            try {
-              const d = target.desired(p, ctx);
-              const a = await target.actual(p, d, s, ctx);
-              return { p, plan: target.plan(d, a, p, ctx) };
-            } catch (e) {
-              transient(p, e);
-              return undefined;
-            }
-          });
-          await mapLimit(planned.filter((x) => x !== undefined), CONCURRENCY, async ({ p, plan }) => {
-            try {
-              const r = await target.apply(plan, s, ctx, p);
-              failed += r.filter((x) => x.outcome === 'FAILED').length;
-            } catch (e) {
-              transient(p, e);
-            }
-          });
-          pending = again;
-        }
+      let pending = chunk;
+      for (let attempt = 1; pending.length; attempt++) {
+        const again: PersonContext[] = [];
+        const transient = (p: PersonContext, e: unknown) => {
+          if (!(e instanceof TransientError) || attempt >= 5) throw e;
+          retries++;
+          again.push(p);
+        };
+        const planned = await mapLimit(pending, CONCURRENCY, async (p) => {
+          try {
+            const d = target.desired(p, ctx);
+            const a = await target.actual(p, d, s, ctx);
+            return { p, plan: target.plan(d, a, p, ctx) };
+          } catch (e) {
+            transient(p, e);
+            return undefined;
+          }
+        });
+        await mapLimit(planned.filter((x) => x !== undefined), CONCURRENCY, async ({ p, plan }) => {
+          try {
+            const r = await target.apply(plan, s, ctx, p);
+            failed += r.filter((x) => x.outcome === 'FAILED').length;
+          } catch (e) {
+            transient(p, e);
+          }
+        });
+        pending = again;
       }
       if (failed) throw new Error(`tilgang: ${failed} operations failed`);
     };
     const ps = people('tilgang', N);
-    let t0 = Date.now();
-    await reconcile(ps);
-    const create = Date.now() - t0;
-    t0 = Date.now();
-    await reconcile(ps.map(retitled));
-    out.tilgang = { create, update: Date.now() - t0, n: N };
-    console.log(`tilgang: ${N} creates in ${(create / 1000).toFixed(1)} s, updates in ${(out.tilgang.update / 1000).toFixed(1)} s`);
-    if (retries) console.log(`tilgang: ${retries} transient failures read and planned again`);
-    await target.close!(s);
-  }
+    return {
+      name: 'tilgang', n: N,
+      create: (i) => reconcile(ps.slice(i * CHUNK, (i + 1) * CHUNK)),
+      update: (i) => reconcile(ps.slice(i * CHUNK, (i + 1) * CHUNK).map(retitled)),
+      close: () => target.close!(s),
+    };
+  };
+  let retries = 0;
 
   // ---- the seed's way: one person at a time, one request per step -----------------------------
-  {
+  const seedWay = async (): Promise<Way> => {
     const config = cfgFor('seed');
     const c = sambaClient(config.url, config.timeoutMs);
     await c.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
@@ -170,39 +171,41 @@ async function main(): Promise<void> {
       const [dept, fac] = p.mv!.orgUnits!;
       return { root, fac: `OU=${fac!.adOu},${root}`, dept: `OU=${dept!.adOu},OU=${fac!.adOu},${root}`, names: [fac!.adOu, dept!.adOu] };
     };
-    let t0 = Date.now();
-    for (const p of ps) {
-      const a = p.record.attrs;
-      const user = a.idautoPersonUserNameMV![0]!;
-      await c.search(config.baseDn, { scope: 'sub', filter: `(|(${config.anchor}=${p.id})(sAMAccountName=${user}))`, attributes: ['cn'] });
-      const pl = placement(p);
-      await ensureOu(pl.root, pl.root.slice(3, pl.root.indexOf(',')));
-      await ensureOu(pl.fac, pl.names[0]!);
-      await ensureOu(pl.dept, pl.names[1]!);
-      const cn = `${a.givenName![0]} ${a.sn![0]} ${user}`;
-      const dn = `CN=${escapeDnValue(cn)},${pl.dept}`;
-      await c.add(dn, {
-        objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: user, userPrincipalName: `${user}@${config.upnSuffix}`,
-        givenName: a.givenName!, sn: a.sn!, displayName: cn, mail: a.mail!, employeeType: a.employeeType!, title: a.idautoPersonJobTitle!,
-        [config.anchor]: p.id, department: p.mv!.orgUnits![0]!.nameNb, departmentNumber: p.mv!.orgUnits![0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
-        proxyAddresses: [`SMTP:${user}.full@${config.mailDomain}`, `smtp:${user}@${config.mailDomain}`],
-      });
-      await c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(generatePassword(config.passwordPolicy))] as unknown as string[] }) }));
-      await c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'userAccountControl', values: ['512'] }) }));
-    }
-    const create = Date.now() - t0;
-    t0 = Date.now();
-    for (const p of ps) {
-      const { searchEntries: [e] } = await c.search(config.baseDn, { scope: 'sub', filter: `(${config.anchor}=${p.id})`, attributes: ['title'] });
-      await c.modify(e!.dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Seniorrådgiver'] }) }));
-    }
-    out.seed = { create, update: Date.now() - t0, n: SEED_SAMPLE };
-    console.log(`seed: ${SEED_SAMPLE} creates in ${(create / 1000).toFixed(1)} s, updates in ${(out.seed.update / 1000).toFixed(1)} s`);
-    await c.unbind();
-  }
+    return {
+      name: 'seed', n: SEED_SAMPLE,
+      async create(i) {
+        for (const p of seedSlice(ps, i)) {
+          const a = p.record.attrs;
+          const user = a.idautoPersonUserNameMV![0]!;
+          await c.search(config.baseDn, { scope: 'sub', filter: `(|(${config.anchor}=${p.id})(sAMAccountName=${user}))`, attributes: ['cn'] });
+          const pl = placement(p);
+          await ensureOu(pl.root, pl.root.slice(3, pl.root.indexOf(',')));
+          await ensureOu(pl.fac, pl.names[0]!);
+          await ensureOu(pl.dept, pl.names[1]!);
+          const cn = `${a.givenName![0]} ${a.sn![0]} ${user}`;
+          const dn = `CN=${escapeDnValue(cn)},${pl.dept}`;
+          await c.add(dn, {
+            objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: user, userPrincipalName: `${user}@${config.upnSuffix}`,
+            givenName: a.givenName!, sn: a.sn!, displayName: cn, mail: a.mail!, employeeType: a.employeeType!, title: a.idautoPersonJobTitle!,
+            [config.anchor]: p.id, department: p.mv!.orgUnits![0]!.nameNb, departmentNumber: p.mv!.orgUnits![0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
+            proxyAddresses: [`SMTP:${user}.full@${config.mailDomain}`, `smtp:${user}@${config.mailDomain}`],
+          });
+          await c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(generatePassword(config.passwordPolicy))] as unknown as string[] }) }));
+          await c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'userAccountControl', values: ['512'] }) }));
+        }
+      },
+      async update(i) {
+        for (const p of seedSlice(ps, i)) {
+          const { searchEntries: [e] } = await c.search(config.baseDn, { scope: 'sub', filter: `(${config.anchor}=${p.id})`, attributes: ['title'] });
+          await c.modify(e!.dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Seniorrådgiver'] }) }));
+        }
+      },
+      close: () => c.unbind(),
+    };
+  };
 
   // ---- the limit: a bare ldapts script --------------------------------------------------------
-  {
+  const limitWay = async (): Promise<Way> => {
     const config = cfgFor('limit');
     const clients = await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
       const c = sambaClient(config.url, config.timeoutMs);
@@ -221,43 +224,62 @@ async function main(): Promise<void> {
       const root = p.mv!.primaryAffiliation === 'employee' ? config.ous.employee : config.ous.student;
       return `CN=limit ${i},OU=${p.mv!.orgUnits![0]!.adOu},OU=${p.mv!.orgUnits![1]!.adOu},${root}`;
     };
-    let t0 = Date.now();
-    await mapLimit(ps, CONCURRENCY, async (p, i) => {
-      const a = p.record.attrs;
-      const user = a.idautoPersonUserNameMV![0]!;
-      await clients[i % CONNECTIONS]!.add(dnOf(p, i), {
-        objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: user, userPrincipalName: `${user}@${config.upnSuffix}`,
-        givenName: a.givenName!, sn: a.sn!, displayName: `${a.givenName![0]} ${a.sn![0]}`, mail: a.mail!, employeeType: a.employeeType!, title: a.idautoPersonJobTitle!,
-        [config.anchor]: p.id, department: p.mv!.orgUnits![0]!.nameNb, departmentNumber: p.mv!.orgUnits![0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
-        proxyAddresses: [`SMTP:${user}.full@${config.mailDomain}`, `smtp:${user}@${config.mailDomain}`],
-        unicodePwd: [unicodePwd(generatePassword(config.passwordPolicy))] as unknown as string[], userAccountControl: '512',
-      });
-    });
-    const create = Date.now() - t0;
-    t0 = Date.now();
-    await mapLimit(ps, CONCURRENCY, async (p, i) => {
-      await clients[i % CONNECTIONS]!.modify(dnOf(p, i), new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Seniorrådgiver'] }) }));
-    });
-    out.limit = { create, update: Date.now() - t0, n: N };
-    console.log(`limit: ${N} creates in ${(create / 1000).toFixed(1)} s, updates in ${(out.limit.update / 1000).toFixed(1)} s`);
-    await Promise.all(clients.map((c) => c.unbind()));
+    const slice = (i: number) => ps.map((p, k) => ({ p, k })).slice(i * CHUNK, (i + 1) * CHUNK);
+    return {
+      name: 'limit', n: N,
+      create: (i) => mapLimit(slice(i), CONCURRENCY, async ({ p, k }) => {
+        const a = p.record.attrs;
+        const user = a.idautoPersonUserNameMV![0]!;
+        await clients[k % CONNECTIONS]!.add(dnOf(p, k), {
+          objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: user, userPrincipalName: `${user}@${config.upnSuffix}`,
+          givenName: a.givenName!, sn: a.sn!, displayName: `${a.givenName![0]} ${a.sn![0]}`, mail: a.mail!, employeeType: a.employeeType!, title: a.idautoPersonJobTitle!,
+          [config.anchor]: p.id, department: p.mv!.orgUnits![0]!.nameNb, departmentNumber: p.mv!.orgUnits![0]!.stedkode, extensionAttribute1: a.idautoPersonAffiliation!,
+          proxyAddresses: [`SMTP:${user}.full@${config.mailDomain}`, `smtp:${user}@${config.mailDomain}`],
+          unicodePwd: [unicodePwd(generatePassword(config.passwordPolicy))] as unknown as string[], userAccountControl: '512',
+        });
+      }).then(() => undefined),
+      update: (i) => mapLimit(slice(i), CONCURRENCY, async ({ p, k }) => {
+        await clients[k % CONNECTIONS]!.modify(dnOf(p, k), new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Seniorrådgiver'] }) }));
+      }).then(() => undefined),
+      close: () => Promise.all(clients.map((c) => c.unbind())).then(() => undefined),
+    };
+  };
+
+  // ---- the three ways, chunk by chunk in turn: each meets the domain at the same size ---------
+  const ways = [await limitWay(), await tilgangWay(), ...(SEED_SAMPLE > 0 ? [await seedWay()] : [])];
+  for (const w of ways) out[w.name] = { create: 0, update: 0, n: w.n };
+  const timed = async (way: Way, phase: 'create' | 'update', chunk: number) => {
+    const t0 = Date.now();
+    await way[phase](chunk);
+    out[way.name]![phase] += Date.now() - t0;
+  };
+  for (const phase of ['create', 'update'] as const) {
+    for (let i = 0; i < chunkCount; i++) {
+      for (const w of ways) await timed(w, phase, i);
+      if ((i + 1) % 4 === 0 || i === chunkCount - 1) {
+        console.log(`${phase}s: ${Math.min(N, (i + 1) * CHUNK)} of ${N} — ${ways.map((w) => `${w.name} ${(out[w.name]![phase] / 1000).toFixed(1)} s`).join(', ')}`);
+      }
+    }
   }
+  if (retries) console.log(`tilgang: ${retries} transient failures read and planned again`);
+  for (const w of ways) await w.close();
 
   // ---- report ---------------------------------------------------------------------------------
   const scaled = (w: { create: number; update: number; n: number }) => ({ create: (w.create * N) / w.n, update: (w.update * N) / w.n });
   console.log(`AD reconciliation of ${N} people into Samba ${'(real DC over LDAPS)'}, ${CONNECTIONS} connections, ${CONCURRENCY} in flight`);
   console.log(`way       creates       creates/s   updates       updates/s   total`);
   for (const way of ['tilgang', 'seed', 'limit'] as const) {
-    const w = out[way]!;
+    const w = out[way];
+    if (!w) continue;
     const s = scaled(w);
     const note = w.n === N ? '' : ` (sample of ${w.n}, scaled)`;
     console.log(`${way.padEnd(9)} ${(s.create / 1000).toFixed(1).padStart(8)} s  ${String(rate(w.n, w.create)).padStart(9)}   ${(s.update / 1000).toFixed(1).padStart(8)} s  ${String(rate(w.n, w.update)).padStart(9)}   ${((s.create + s.update) / 1000).toFixed(1).padStart(6)} s${note}`);
   }
   const t = scaled(out.tilgang!);
   const l = scaled(out.limit!);
-  const sd = scaled(out.seed!);
+  const sd = out.seed ? scaled(out.seed) : undefined;
   console.log(`tilgang's share of the limit: ${Math.round((100 * (l.create + l.update)) / (t.create + t.update))} % (creates ${Math.round((100 * l.create) / t.create)} %, updates ${Math.round((100 * l.update) / t.update)} %); ` +
-    `${((sd.create + sd.update) / (t.create + t.update)).toFixed(1)}x faster than the seed's way`);
+    (sd ? `${((sd.create + sd.update) / (t.create + t.update)).toFixed(1)}x faster than the seed's way` : 'the seed\'s way not run'));
 
   if (!process.env.BENCH_KEEP) {
     const { searchEntries } = await admin.search(base, { scope: 'sub', attributes: ['1.1'], paged: { pageSize: 1000 } });
