@@ -3,7 +3,6 @@ import { ConfigError, type Config } from '../config.js';
 import type { FaultSettingsInput } from '../lib/faults.js';
 import { dlqTopic, readDeadLetters, redrive, WRITEBACK } from '../consumers/dlq.js';
 import { MassChangeGuard } from '../consumers/guard.js';
-import { countResults, formatReport, readRunResults } from '../consumers/report.js';
 import { makeKafka } from '../lib/kafka.js';
 import { log } from '../lib/log.js';
 import { MvReader } from '../mv/person.js';
@@ -20,6 +19,7 @@ import { checkedConfig, requireTargets, runWasPublished, UsageError } from './ch
 import { runDemo } from './demo.js';
 import { formatStatus, statusSnapshot } from '../consumers/status.js';
 import { HistoryStore } from '../history/store.js';
+import { followRun, formatRunReport, runReport } from '../history/runs.js';
 import { formatHistory, parseSince, personHistory } from '../history/query.js';
 
 const int = (v: string) => {
@@ -96,7 +96,8 @@ program.command('sync').description('publish events for chosen people: one (--ke
   .option('--persons-file <file>', 'a file of idautoIDs, one per line')
   .option('--log-only', 'consumers plan and report but change nothing')
   .option('--target <name...>', 'address these targets only')
-  .action(async (o: { keyField?: KeyField; keyValue?: string; all?: boolean; limit?: number; personsFile?: string; logOnly?: boolean; target?: string[] }) => {
+  .option('--wait', 'follow the results per target (rate, ETA) until the run is done, then print its report')
+  .action(async (o: { keyField?: KeyField; keyValue?: string; all?: boolean; limit?: number; personsFile?: string; logOnly?: boolean; target?: string[]; wait?: boolean }) => {
     const cfg = await config();
     if (o.target) requireTargets(cfg, o.target, { enabledOnly: true });
     await requireReachable(cfg, ['kafka', 'registry', 'directory']);
@@ -106,7 +107,8 @@ program.command('sync').description('publish events for chosen people: one (--ke
       console.error(`${s.unknown.length} id(s) not in the directory: ${s.unknown.slice(0, 20).join(', ')}${s.unknown.length > 20 ? ', ...' : ''}`);
       process.exitCode = 2;
     }
-    console.log(`see the counters with: tilgang report ${s.runId}`);
+    if (o.wait) await waitAndReport(cfg, s.runId);
+    else console.log(`see the counters with: tilgang report ${s.runId}`);
   });
 
 const courses = program.command('courses').description('MV\'s course catalogue on course.changed (the seed\'s PortalLdapToMoodle_Courses)');
@@ -318,16 +320,44 @@ program.command('status').description('per target: lag, events/s, outcomes of th
     console.log(o.json ? JSON.stringify(s, null, 2) : formatStatus(s));
   });
 
-program.command('report').argument('<run-id>').description('the seed\'s counters for a run, per target').action(async (runId: string) => {
-  const cfg = await config();
-  await requireReachable(cfg, ['kafka', 'registry']);
-  const kafka = makeKafka(cfg);
-  const results = await readRunResults(kafka, cfg.registry, cfg.kafka.topics.provisioningResult, runId);
-  if (!results.length && !(await runWasPublished(kafka, cfg.registry, cfg.kafka.topics.personChanged, runId))) {
-    throw new UsageError(`no run ${runId}: no event or result carries this run id`);
+program.command('report').argument('<run-id>').description('a run from the results store: events published, done / in flight / dead-lettered per target, the seed\'s counters')
+  .option('--json', 'the report as JSON')
+  .action(async (runId: string, o: { json?: boolean }) => {
+    const cfg = await config();
+    await requireReachable(cfg, ['mv']);
+    const store = new HistoryStore(cfg, { max: 2 });
+    try {
+      await store.ensure();
+      const r = await runReport(store, runId);
+      if (r) return console.log(o.json ? JSON.stringify({ ...r, counters: Object.fromEntries(r.counters) }, null, 2) : formatRunReport(r));
+      // Not recorded (published while the store could not be reached, or by an older version): the topic says whether it exists.
+      await requireReachable(cfg, ['kafka', 'registry']);
+      const kafka = makeKafka(cfg);
+      if (!(await runWasPublished(kafka, cfg.registry, cfg.kafka.topics.personChanged, runId))) {
+        throw new UsageError(`no run ${runId}: no event or result carries this run id`);
+      }
+      console.log(`run ${runId}: published, but not recorded in the results store and no result recorded yet`);
+    } finally {
+      await store.close();
+    }
+  });
+
+/** Follows a run until every target answered every event (Ctrl-C stops following, not the run), then prints its report. */
+async function waitAndReport(cfg: Config, runId: string): Promise<void> {
+  const store = new HistoryStore(cfg, { max: 2 });
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    await store.ensure();
+    const r = await followRun(store, runId, { tty: process.stderr.isTTY, signal: stop.signal });
+    if (r) console.log(formatRunReport(r));
+    if (r?.state !== 'done') process.exitCode = 3;
+  } finally {
+    process.off('SIGINT', onSignal);
+    await store.close();
   }
-  console.log(formatReport(runId, countResults(results)));
-});
+}
 
 try {
   await program.parseAsync(process.argv);

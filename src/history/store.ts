@@ -32,6 +32,8 @@ export interface RunRecord {
   logOnly: boolean;
   targets: string[];
   published: number;
+  /** Per target, how many of the run's events are addressed to it (each gets one result). */
+  expected: Record<string, number>;
   startedAt: Date;
   /** Undefined while the command is still publishing (or stopped before it finished). */
   publishedAt?: Date;
@@ -133,16 +135,22 @@ export class HistoryStore {
     return rows.map((r) => ({ target: r.target, results: r.n, failed: r.failed, first: r.first ?? undefined, last: r.last ?? undefined }));
   }
 
-  /** Says that a command began publishing a run (published grows with `runPublished`). */
-  async recordRun(run: Omit<RunRecord, 'startedAt' | 'publishedAt' | 'published'> & { published?: number }): Promise<void> {
-    await this.pool.query(`INSERT INTO ${this.s}.runs (run_id, mode, source, log_only, targets, published) VALUES ($1, $2, $3, $4, $5, $6)
-      ON CONFLICT (run_id) DO UPDATE SET targets = excluded.targets`, [run.runId, run.mode, run.source, run.logOnly, run.targets, run.published ?? 0]);
-  }
-
-  /** How many events of the run are published so far; `done` when that is all of them. */
-  async runPublished(runId: string, published: number, done: boolean): Promise<void> {
-    await this.pool.query(`UPDATE ${this.s}.runs SET published = $2, published_at = CASE WHEN $3 THEN now() ELSE published_at END WHERE run_id = $1`,
-      [runId, published, done]);
+  /**
+   * Adds published events to a run: `n` events, each addressed to every one of `targets`. Called
+   * per chunk while a command publishes (so a report sees a run under way) and with `done` at the
+   * end. Several calls under one run id (a redrive to several targets) add up.
+   */
+  async addToRun(run: { runId: string; mode: string; source: string; logOnly: boolean }, n: number, targets: readonly string[], done: boolean): Promise<void> {
+    const expected = Object.fromEntries(targets.map((t) => [t, n]));
+    await this.pool.query(`INSERT INTO ${this.s}.runs AS r (run_id, mode, source, log_only, targets, published, expected, published_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 THEN now() END)
+      ON CONFLICT (run_id) DO UPDATE SET
+        published = r.published + excluded.published,
+        targets = ARRAY(SELECT DISTINCT x FROM unnest(r.targets || excluded.targets) x ORDER BY x),
+        expected = (SELECT coalesce(jsonb_object_agg(k, coalesce((r.expected->>k)::int, 0) + coalesce((excluded.expected->>k)::int, 0)), '{}')
+          FROM jsonb_object_keys(r.expected || excluded.expected) k),
+        published_at = CASE WHEN $8 THEN now() ELSE r.published_at END`,
+    [run.runId, run.mode, run.source, run.logOnly, [...targets].sort(), n, JSON.stringify(expected), done]);
   }
 
   async run(runId: string): Promise<RunRecord | undefined> {
@@ -150,7 +158,7 @@ export class HistoryStore {
     const r = rows[0];
     return r && {
       runId: r.run_id, mode: r.mode, source: r.source, logOnly: r.log_only, targets: r.targets, published: r.published,
-      startedAt: r.started_at, publishedAt: r.published_at ?? undefined,
+      expected: r.expected ?? {}, startedAt: r.started_at, publishedAt: r.published_at ?? undefined,
     };
   }
 

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { EventCodec } from '../schemas/codec.js';
 import type { PersonChanged, RunMode } from '../schemas/generated.js';
 import type { Change } from './changelog.js';
+import { RunLedger } from '../history/runs.js';
 
 export function changeEvent(c: Change): PersonChanged {
   return {
@@ -119,15 +120,24 @@ export class PersonEventPublisher {
  * REPROCESS events addressed to one target only (a redrive, a guard release), in transactions
  * of 1,000: the target looks at each person again, level-triggered, and no other target does.
  */
-export async function reprocessForTarget(kafka: Kafka, cfg: Config, ids: string[], target: string, run: { runId: string; source: string; topic?: string }): Promise<void> {
+export async function reprocessForTarget(kafka: Kafka, cfg: Config, ids: string[], target: string,
+  run: { runId: string; source: string; topic?: string; logOnly?: boolean; onProgress?: (published: number) => void }): Promise<void> {
   if (!ids.length) return;
   const pub = new PersonEventPublisher(kafka, cfg, `tilgang.${run.source}.${run.runId}`, run.topic ?? cfg.kafka.topics.personChanged);
+  // The run's report knows how many results to wait for (see RunLedger).
+  const ledger = new RunLedger(cfg);
+  const info: RunInfo = { runId: run.runId, mode: 'REPROCESS', logOnly: !!run.logOnly, targets: [target], source: run.source };
   await pub.connect();
   try {
     for (let i = 0; i < ids.length; i += 1000) {
-      await pub.send(ids.slice(i, i + 1000).map((id) => runEvent(id, { runId: run.runId, mode: 'REPROCESS', logOnly: false, targets: [target], source: run.source })));
+      const chunk = ids.slice(i, i + 1000);
+      await pub.send(chunk.map((id) => runEvent(id, info)));
+      await ledger.add(info, chunk.length, [target], false);
+      run.onProgress?.(i + chunk.length);
     }
+    await ledger.add(info, 0, [target], true);
   } finally {
     await pub.disconnect();
+    await ledger.close();
   }
 }

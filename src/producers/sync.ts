@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Kafka } from 'kafkajs';
 import cliProgress from 'cli-progress';
-import type { Config } from '../config.js';
+import { isEnabled, type Config } from '../config.js';
+import { RunLedger } from '../history/runs.js';
 import { A } from '../directory/attributes.js';
 import { Directory, type PersonRecord } from '../directory/client.js';
 import { and, anyOf, eq } from '../lib/ldap/filter.js';
@@ -87,6 +88,9 @@ export async function sync(cfg: Config, kafka: Kafka, o: SyncOptions): Promise<S
   const topic = o.topic ?? cfg.kafka.topics.personChanged;
   const admin = kafka.admin();
   const publisher = new PersonEventPublisher(kafka, cfg, `tilgang.sync.${runId}`, topic);
+  const ledger = new RunLedger(cfg);
+  // The targets that act on the events: those named, else every enabled one.
+  const addressed = run.targets ?? Object.entries(cfg.targets).filter(([, b]) => isEnabled(b)).map(([n]) => n);
   try {
     const { ids, unknown } = await selectPeople(dir, o);
     await admin.connect();
@@ -95,13 +99,17 @@ export async function sync(cfg: Config, kafka: Kafka, o: SyncOptions): Promise<S
     const bar = o.progress ? new cliProgress.SingleBar({ format: `${runId} [{bar}] {value}/{total} people` }, cliProgress.Presets.shades_classic) : undefined;
     bar?.start(ids.length, 0);
     for (let i = 0; i < ids.length; i += CHUNK) {
-      await publisher.send(ids.slice(i, i + CHUNK).map((id) => runEvent(id, run)));
+      const chunk = ids.slice(i, i + CHUNK);
+      await publisher.send(chunk.map((id) => runEvent(id, run)));
+      await ledger.add(run, chunk.length, addressed, false);
       bar?.update(Math.min(i + CHUNK, ids.length));
     }
+    await ledger.add(run, 0, addressed, true);
     bar?.stop();
     return { runId, mode: run.mode, published: ids.length, unknown };
   } finally {
     await publisher.disconnect();
+    await ledger.close();
     await admin.disconnect().catch(() => {});
     await dir.close();
   }
