@@ -14,7 +14,7 @@ import { adError, AdConnection, strings } from './client.js';
 import { AdConfig } from './config.js';
 import { desired, type Desired } from './desired.js';
 import { planAd, type Payload } from './plan.js';
-import { AdSession, readActual, type Actual } from './read.js';
+import { AdSession, listManagedAccounts, readActual, type Actual } from './read.js';
 
 export { AdConfig } from './config.js';
 
@@ -75,6 +75,10 @@ export const target: Target<AdConfig, Desired, Actual, Payload, AdSession> = {
 
   plan(d, a, _person, { config }) {
     return planAd(d, a, config);
+  },
+
+  listManaged(s) {
+    return listManagedAccounts(s);
   },
 
   async apply(plan, s, _ctx, person) {

@@ -7,7 +7,7 @@ import { Client as LdapClient, NoSuchObjectError, type Entry } from 'ldapts';
 import { Batcher } from '../../lib/batching.js';
 import { dnEquals, normalizeDn, parentDn } from '../../lib/ldap/dn.js';
 import { and, anyOf, eq, not, or, present } from '../../lib/ldap/filter.js';
-import { first, readSecret, TerminalError, type GlobalConfig, type PersonContext } from '../../spi/index.js';
+import { A, first, readSecret, TerminalError, type GlobalConfig, type ManagedAccount, type PersonContext } from '../../spi/index.js';
 import { adError, strings, type AdConnection } from './client.js';
 import type { AdConfig } from './config.js';
 import type { Desired } from './desired.js';
@@ -218,3 +218,37 @@ export async function readActual(person: PersonContext, d: Desired | null, s: Ad
   }
 }
 
+
+/**
+ * The accounts tilgang placed: user accounts carrying the anchor attribute below the OUs tilgang
+ * places accounts in (employee, student, other, disabled; never the rest of the domain), a page at
+ * a time. The anchor holds the person's idautoID.
+ */
+export async function* listManagedAccounts(s: AdSession): AsyncIterable<ManagedAccount[]> {
+  const cfg = s.cfg;
+  const roots = [...new Map([cfg.ous.employee, cfg.ous.student, cfg.ous.other, cfg.ous.disabled]
+    .filter((x): x is string => !!x).map((dn) => [normalizeDn(dn), dn])).values()]
+    // An OU below another listed one is searched with its parent.
+    .filter((dn, _i, all) => !all.some((o) => !dnEquals(o, dn) && normalizeDn(dn).endsWith(`,${normalizeDn(o)}`)));
+  const c = await s.ad.client();
+  const seen = new Set<string>();
+  for (const root of roots) {
+    try {
+      for await (const page of c.searchPaginated(root, { scope: 'sub', filter: and(USER, present(cfg.anchor)), attributes: [cfg.anchor, 'sAMAccountName', 'userAccountControl'], paged: { pageSize: 500 } })) {
+        const out: ManagedAccount[] = [];
+        for (const e of page.searchEntries) {
+          const key = strings(e, cfg.anchor)[0];
+          if (!key || seen.has(normalizeDn(e.dn))) continue;
+          seen.add(normalizeDn(e.dn));
+          const sam = strings(e, 'sAMAccountName')[0];
+          const match: Record<string, string[]> = { [A.id]: [key], ...(sam ? { [cfg.attributes.username]: [sam] } : {}) };
+          out.push({ key, accountId: e.dn, ...(sam ? { name: sam } : {}), enabled: !(Number(strings(e, 'userAccountControl')[0] ?? 0) & UAC_DISABLED), match });
+        }
+        if (out.length) yield out;
+      }
+    } catch (e) {
+      if (e instanceof NoSuchObjectError) continue; // an OU nobody has been placed in yet
+      throw adError(e, '-', `search ${root}`);
+    }
+  }
+}
