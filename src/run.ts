@@ -83,7 +83,10 @@ export async function startRoles(cfg: Config, roles: Role[] | 'all', opts: { met
   });
   try {
     // Each server the roles need answers within runtime.connectTimeoutMs, or the start ends naming it.
-    const needs: Record<string, Dependency[]> = { producer: ['kafka', 'registry', 'directory'], writeback: ['kafka', 'registry', 'directory'], history: ['kafka', 'registry', 'mv'] };
+    const needs: Record<string, Dependency[]> = {
+      producer: ['kafka', 'registry', 'directory'], 'courses-producer': ['kafka', 'registry', 'mv'], writeback: ['kafka', 'registry', 'directory'],
+      history: ['kafka', 'registry', 'mv'], schedule: ['kafka', 'registry', 'directory', 'mv'],
+    };
     await requireReachable(cfg, (await want()).flatMap((role) => needs[role] ?? ['kafka', 'registry', 'directory', 'mv']));
     for (const role of await want()) {
       if (role === 'producer') {
