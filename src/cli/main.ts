@@ -19,6 +19,7 @@ import { checkedConfig, requireTargets, runWasPublished, UsageError } from './ch
 import { runDemo } from './demo.js';
 import { formatStatus, statusSnapshot } from '../consumers/status.js';
 import { HistoryStore } from '../history/store.js';
+import { parseBound, replay } from '../producers/replay.js';
 import { followRun, formatRunReport, runReport } from '../history/runs.js';
 import { formatHistory, parseSince, personHistory } from '../history/query.js';
 
@@ -138,6 +139,31 @@ courses.command('produce').description('follow the catalogue (master_topics) and
     const p = new CoursesProducer(cfg, makeKafka(cfg));
     await p.start();
     await untilSignal(() => p.stop());
+  });
+
+program.command('replay').argument('<target>').description('reprocess through one target the people of a slice of person.changed (the live groups\' positions are not touched)')
+  .requiredOption('--from <when>', 'an ISO time, an offset (every partition) or offsets per partition (0:1200,1:980)')
+  .option('--to <when>', 'where the slice ends (not included); default: the topic\'s end now')
+  .option('--persons-file <file>', 'only these idautoIDs (one a line) among the people in the slice')
+  .option('--log-only', 'the target plans and reports but changes nothing')
+  .option('--no-wait', 'publish and return; do not follow the run to its report')
+  .action(async (target: string, o: { from: string; to?: string; personsFile?: string; logOnly?: boolean; wait: boolean }) => {
+    const cfg = await config();
+    requireTargets(cfg, [target], { enabledOnly: true });
+    try {
+      parseBound(o.from);
+      if (o.to) parseBound(o.to);
+    } catch (e) {
+      throw new UsageError(`--from/--to: ${(e as Error).message}`);
+    }
+    await requireReachable(cfg, ['kafka', 'registry', 'mv']);
+    const r = await replay(cfg, makeKafka(cfg), target, { ...o, progress: process.stderr.isTTY });
+    const slice = r.ranges.map((x) => `${x.partition}:${x.start}-${x.end - 1}`).join(', ') || 'empty';
+    console.log(`read ${r.read} event(s) of ${cfg.kafka.topics.personChanged} (partition:offsets ${slice})${r.undecodable ? `, ${r.undecodable} undecodable` : ''}`);
+    if (!r.people.length) return console.log('nobody to reprocess in that slice');
+    console.log(`run ${r.runId}: ${r.people.length} person(s) sent to ${target}${o.logOnly ? ' (log only)' : ''}`);
+    if (o.wait) await waitAndReport(cfg, r.runId);
+    else console.log(`see the counters with: tilgang report ${r.runId}`);
   });
 
 program.command('run').description('run the producer, every enabled target group and the writeback (or one role)')
