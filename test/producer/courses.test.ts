@@ -37,7 +37,8 @@ describe('courses producer', () => {
   };
 
   beforeAll(async () => {
-    env = await testEnv('courses-producer');
+    // The defaults: autumn in scope from May, next spring from November (the example configuration differs).
+    env = await testEnv('courses-producer', (cfg) => { cfg.courses.nextSemesterFrom = { spring: 5, autumn: 11 }; });
     mvSchema = `test_mv_${env.id.replace(/[^a-z0-9]/g, '_')}`;
     await migrate(env.cfg.mv.url, mvSchema);
     env.cfg.mv.schema = mvSchema;
