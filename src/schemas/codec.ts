@@ -42,12 +42,22 @@ export class EventCodec {
     const key = `${name}@${topic}`;
     const known = this.ids.get(key);
     if (known !== undefined) return known;
-    const { id } = await this.registry.register(
-      { type: SchemaType.AVRO, schema: schemaText(name) },
-      { subject, compatibility: COMPATIBILITY.BACKWARD },
-    );
-    this.ids.set(key, id);
-    return id;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.registry.register(
+          { type: SchemaType.AVRO, schema: schemaText(name) },
+          { subject, compatibility: COMPATIBILITY.BACKWARD },
+        );
+        this.ids.set(key, id);
+        return id;
+      } catch (e) {
+        // Processes starting together register the subject's first version at once: the registry
+        // refuses all but one ("already exists"), and the client that checks the subject's
+        // compatibility before the winner has set it sees none. Asked again, both answer.
+        if (attempt >= 5 || !/already exists|Compatibility does not match/i.test((e as Error).message)) throw e;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
+    }
   }
 
   async encode<N extends EventName>(name: N, topic: string, event: EventTypes[N]): Promise<Buffer> {
