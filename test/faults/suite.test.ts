@@ -1,0 +1,217 @@
+/**
+ * The fault suite: the sample university provisioned into every target while the producer, each
+ * target's workers and the writeback are killed with SIGKILL and restarted at random, and the
+ * simulators answer with 5xx, 429 + Retry-After, dropped connections, lost answers and slow answers.
+ * Afterwards, and printed as figures:
+ *   - every entitled person is in every target with the right attributes: a log-only reconciliation
+ *     of everyone plans nothing (each target compares its desired account with the real one);
+ *   - nobody was created twice in any target (the simulators count creates per key; AD accounts
+ *     are counted per anchor);
+ *   - every event has exactly one result per target it is addressed to;
+ *   - the dead-letter topics hold only the planted bad records (the seed's, and a message that is
+ *     not an event), each with its error.
+ * Two workers of one group (Lenel) share its partitions; one is killed and the other takes over.
+ *
+ * `npm test` runs a small version (TILGANG_FAULT_PEOPLE, default 24). `npm run test:faults` runs
+ * 5,000 people and also restarts the Kafka broker and slapd (TILGANG_FAULT_SERVERS=1): never beside
+ * other work on a shared stack.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readDeadLetters } from '../../src/consumers/dlq.js';
+import { sync } from '../../src/producers/sync.js';
+import type { PersonChanged, ProvisioningResult } from '../../src/schemas/generated.js';
+import { kafkaService } from '../../src/stack/kafka.js';
+import { ldapService } from '../../src/stack/ldap.js';
+import { decodeEvents, decodeResults, eventually, sleep } from '../support/env.js';
+import { TopicReader } from '../support/pipeline.js';
+import { startWorld, WORLD_TARGETS, type Role, type World } from '../support/world.js';
+
+const PEOPLE = Number(process.env.TILGANG_FAULT_PEOPLE ?? 24);
+const SERVERS = process.env.TILGANG_FAULT_SERVERS === '1';
+const SEED = Number(process.env.TILGANG_FAULT_SEED ?? 7);
+const KILLS = Number(process.env.TILGANG_FAULT_KILLS ?? (PEOPLE > 500 ? 21 : 7));
+const FAULTS = { seed: SEED, error5xx: 0.04, tooMany: 0.03, retryAfterSeconds: 1, timeout: 0.01, lostAnswer: 0.02, holdMs: 1_500, slow: 0.04, slowMs: 400 };
+/** Minutes to wait for everything to settle, by size. */
+const SETTLE_MS = Math.max(180_000, PEOPLE * 200);
+
+/** mulberry32, for the kill schedule: one seed, one schedule. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe(`fault suite: ${PEOPLE} people into every target under kills${SERVERS ? ', broker and slapd restarts' : ''} and injected faults`, () => {
+  let w: World;
+  let events: TopicReader;
+  let results: TopicReader;
+  const roles: { role: Role; replica: number }[] = [
+    { role: 'producer', replica: 0 }, { role: 'writeback', replica: 0 },
+    ...WORLD_TARGETS.map((t) => ({ role: `target:${t}` as Role, replica: 0 })),
+    { role: 'target:lenel', replica: 1 },
+  ];
+
+  beforeAll(async () => {
+    w = await startWorld('faults', { faults: FAULTS });
+  }, 300_000);
+
+  afterAll(async () => {
+    await events?.stop();
+    await results?.stop();
+    await w?.close();
+  }, 120_000);
+
+  it('provisions everyone once, with one result per event and only the planted records dead-lettered', async () => {
+    const { env, cfg } = w;
+    const started = Date.now();
+    for (const r of roles) await w.start(r.role, r.replica);
+    await w.ready();
+    events = await new TopicReader(env.kafka, cfg.kafka.topics.personChanged).start();
+    results = await new TopicReader(env.kafka, cfg.kafka.topics.provisioningResult).start();
+
+    // Two workers of the Lenel group share its partitions.
+    const admin = env.kafka.admin();
+    await admin.connect();
+    const lenelGroup = `${cfg.kafka.prefix}tilgang.lenel`;
+    const members = await eventually(async () => {
+      const { groups: [g] } = await admin.describeGroups([lenelGroup]);
+      return g?.state === 'Stable' && g.members.length === 2 && g.members;
+    }, 120_000, 'two Lenel workers in one group');
+    expect(members).toHaveLength(2);
+    await admin.disconnect();
+
+    // A planted bad record that is not an event at all.
+    const poisonKey = `not-an-event-${randomUUID()}`;
+    const p = env.kafka.producer();
+    await p.connect();
+    await p.send({ topic: cfg.kafka.topics.personChanged, messages: [{ key: poisonKey, value: Buffer.from('{"personId": "not avro"}') }] });
+    await p.disconnect();
+
+    // Chaos: SIGKILL a random role now and then, restart it; servers restart once each in the full version.
+    const random = rng(SEED);
+    const kills: string[] = [];
+    let chaos = true;
+    const chaosDone = (async () => {
+      // Every role once (the second Lenel worker first: the other takes its partitions over), then at random.
+      const once = [roles.at(-1)!, ...roles.slice(0, -1).map((r) => ({ r, x: random() })).sort((a, b) => a.x - b.x).map((x) => x.r)];
+      for (let k = 0; k < KILLS && chaos; k++) {
+        await sleep(1_000 + random() * 4_000);
+        const r = once[k] ?? roles[Math.floor(random() * roles.length)]!;
+        await w.kill(r.role, r.replica);
+        kills.push(`${r.role}${r.replica ? `#${r.replica}` : ''}`);
+        await sleep(300 + random() * 2_000);
+        await w.start(r.role, r.replica);
+        if (SERVERS && k === Math.floor(KILLS / 3)) {
+          await kafkaService.stop();
+          await sleep(2_000);
+          await kafkaService.start();
+          kills.push('kafka broker');
+        }
+        if (SERVERS && k === Math.floor((2 * KILLS) / 3)) {
+          await ldapService.stop();
+          await sleep(2_000);
+          await ldapService.start();
+          kills.push('slapd');
+        }
+      }
+    })();
+
+    // The university appears in the directory (ADD events), then a full reconciliation of everyone.
+    const seed = await w.seedPeople(PEOPLE, SEED);
+    const snapshot = await eventually(async () => sync(cfg, env.kafka, { all: true, peopleDn: env.peopleDn }), 120_000, 'the reconciliation published');
+    await chaosDone;
+    chaos = false;
+    await w.ready();
+    w.setFaults(null);
+
+    // Every event gets its results: one per target it is addressed to.
+    const addressedTo = (e: PersonChanged, t: string) => !e.targets || e.targets.includes(t);
+    const settle = async () => {
+      const evs = (await decodeEvents(env, events.messages.filter((m) => m.value?.[0] === 0))).filter((e) => e.personId);
+      const rs = await decodeResults(env, results.messages);
+      const seen = new Set(rs.map((r) => `${r.target}|${r.sourceEventId}`));
+      const missing = evs.flatMap((e) => WORLD_TARGETS.filter((t) => addressedTo(e, t) && !seen.has(`${t}|${e.eventId}`)).map((t) => `${t}|${e.personId}`));
+      return { evs, rs, missing };
+    };
+    const settled = await eventually(async () => {
+      const s = await settle();
+      return s.missing.length === 0 && s.evs.length >= PEOPLE && s;
+    }, SETTLE_MS, 'a result for every event in every target').catch(async (e: Error) => {
+      const s = await settle();
+      throw new Error(`${e.message}; ${s.missing.length} missing, e.g. ${s.missing.slice(0, 5).join(', ')}`);
+    });
+
+    // A log-only reconciliation of everyone: what every target would still change.
+    const verify = await sync(cfg, env.kafka, { all: true, logOnly: true, peopleDn: env.peopleDn });
+    const check = await eventually(async () => {
+      const rs = (await decodeResults(env, results.messages)).filter((r) => r.runId === verify.runId);
+      return rs.length >= verify.published * WORLD_TARGETS.length && rs;
+    }, SETTLE_MS, 'the verifying reconciliation\'s results');
+
+    // Figures.
+    const planted = new Set(seed.badRecords.map((b) => b.idautoId));
+    const byTarget = Object.fromEntries(WORLD_TARGETS.map((t) => {
+      const mine = check.filter((r) => r.target === t);
+      const count = (o: ProvisioningResult['outcome']) => mine.filter((r) => r.outcome === o).length;
+      return [t, {
+        entitled: mine.filter((r) => r.entitled).length,
+        // In place: nothing left to do for them (a course not in Moodle yet is reported as a skip, not a change).
+        inPlace: mine.filter((r) => r.entitled && (r.outcome === 'UNCHANGED' || r.outcome === 'SKIPPED')).length,
+        planned: count('PLANNED'), failed: count('FAILED'), skipped: count('SKIPPED'),
+        // A planted record (a duplicate username or address) may stay unprovisioned; nobody else.
+        notConverged: mine.filter((r) => (r.outcome === 'PLANNED' || r.outcome === 'FAILED') && !planted.has(r.personId))
+          .map((r) => `${r.personId}: ${JSON.stringify(r.operations?.map((o) => [o.kind, o.detail, o.changes?.map((c) => c.attribute)]) ?? r.error?.message)}`),
+      }];
+    }));
+    const creates: Record<string, { keys: number; twice: string[] }> = {};
+    for (const [t, sim] of w.sims) {
+      const m = sim.creates!();
+      creates[t] = { keys: m.size, twice: [...m].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`) };
+    }
+    const adAccounts = await w.adAccounts();
+    creates.ad = { keys: adAccounts.size, twice: [...adAccounts].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`) };
+    const perEvent = new Map<string, number>();
+    for (const r of settled.rs.concat(check)) if (!r.sourceEventId.startsWith('undecodable:')) perEvent.set(`${r.target}|${r.sourceEventId}`, (perEvent.get(`${r.target}|${r.sourceEventId}`) ?? 0) + 1);
+    const twiceAnswered = [...perEvent].filter(([, n]) => n > 1).map(([k]) => k);
+    const dlq: Record<string, { letters: number; unplanted: string[]; poison: boolean }> = {};
+    for (const t of WORLD_TARGETS) {
+      const { letters } = await readDeadLetters(env.kafka, t, undefined, cfg.kafka.prefix);
+      dlq[t] = {
+        letters: letters.length,
+        unplanted: letters.filter((l) => !(planted.has(l.personId) || l.key === poisonKey || l.personId === poisonKey)).map((l) => `${l.personId}: ${l.error?.message}`),
+        poison: letters.some((l) => (l.key === poisonKey || l.personId === poisonKey) && l.error?.code === 'undecodable'),
+      };
+      for (const l of letters) expect(l.error?.message, `${t} dead letter of ${l.personId}`).toBeTruthy();
+    }
+    const injected = Object.fromEntries([...w.sims].map(([t, s]) => [t, s.faults!.counts]));
+    const restarts = [...w.roles.values()].map((r) => `${r.role}${r.replica ? `#${r.replica}` : ''} ×${r.starts}`);
+    process.stdout.write([
+      '',
+      `fault suite: ${PEOPLE} people (seed ${SEED}), ${settled.evs.length} person.changed events + ${verify.published} verifying, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      `  kills (SIGKILL, restarted): ${kills.join(', ') || 'none'}`,
+      `  processes started: ${restarts.join(', ')}`,
+      `  faults injected: ${WORLD_TARGETS.filter((t) => injected[t]).map((t) => `${t} ${JSON.stringify(injected[t])}`).join('; ')}`,
+      `  planted bad records: ${planted.size} from the seed (${seed.badRecords.map((b) => b.kind).join(', ')}) + 1 message that is not an event`,
+      '  target     entitled  in place  planned  failed  skipped  accounts  created twice  dead letters (unplanted)',
+      ...WORLD_TARGETS.map((t) => `  ${t.padEnd(9)} ${String(byTarget[t]!.entitled).padStart(9)} ${String(byTarget[t]!.inPlace).padStart(9)} ${String(byTarget[t]!.planned).padStart(8)} ${String(byTarget[t]!.failed).padStart(7)} ${String(byTarget[t]!.skipped).padStart(8)} ${String(creates[t]!.keys).padStart(9)} ${String(creates[t]!.twice.length).padStart(14)} ${String(dlq[t]!.letters).padStart(13)} (${dlq[t]!.unplanted.length})`),
+      `  events with more than one result in a target: ${twiceAnswered.length}; events without a result: ${settled.missing.length}`,
+      '',
+    ].join('\n'));
+
+    for (const t of WORLD_TARGETS) {
+      expect(byTarget[t]!.notConverged, `${t}: people a log-only reconciliation would still change`).toEqual([]);
+      expect(byTarget[t]!.entitled, `${t}: entitled people`).toBeGreaterThan(0);
+      expect(creates[t]!.twice, `${t}: people created twice`).toEqual([]);
+      expect(dlq[t]!.unplanted, `${t}: dead letters of people that were not planted`).toEqual([]);
+      expect(dlq[t]!.poison, `${t}: the message that is not an event, dead-lettered`).toBe(true);
+    }
+    expect(twiceAnswered).toEqual([]);
+    expect(snapshot.published).toBe(PEOPLE);
+    expect(kills.length).toBeGreaterThanOrEqual(Math.min(KILLS, 1));
+  }, 60 * 60_000);
+});
