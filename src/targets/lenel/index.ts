@@ -13,7 +13,7 @@ import { LenelClient, OpenAccessError, prop } from './client.js';
 import { LenelConfig } from './config.js';
 import { desired, managedLevels, type Desired } from './desired.js';
 import { LENEL_OPERATIONS, planLenel, type LenelKind, type Payload } from './plan.js';
-import { LenelSession, readActual, type Actual } from './read.js';
+import { LenelSession, listManagedCardholders, readActual, type Actual } from './read.js';
 
 export { LenelConfig } from './config.js';
 
@@ -75,6 +75,10 @@ export const target: Target<LenelConfig, Desired, Actual, Payload, LenelSession,
 
   plan(d, a, _person, { config, global }) {
     return planLenel(d, a, config, global.directory.sensitive);
+  },
+
+  listManaged(s) {
+    return listManagedCardholders(s);
   },
 
   async apply(plan, s) {

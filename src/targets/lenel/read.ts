@@ -2,7 +2,7 @@
  * Reading OnGuard: the cardholder by its key (SSNO), the badge of the managed type, the access
  * levels assigned to it, and the lookups (access levels, titles, departments) by name, cached.
  */
-import { TerminalError, type PersonContext } from '../../spi/index.js';
+import { A, TerminalError, type ManagedAccount, type PersonContext } from '../../spi/index.js';
 import { LenelClient, prop, quote, type PropertyMap } from './client.js';
 import type { LenelConfig } from './config.js';
 import { cardholderKey, managedLevels } from './desired.js';
@@ -165,4 +165,32 @@ export async function readActual(person: PersonContext, s: LenelSession, sensiti
     }
   }
   return { cardholder, badge, levels: levels.sort() };
+}
+
+/**
+ * The cardholders tilgang made: those whose UDF mapped to the person's idautoID (the anchor, by
+ * default IDAUTO_ID) holds a value, a page of OpenAccess's listing at a time. A cardholder is
+ * enabled while it has an active badge of the managed type. Without such a UDF tilgang has no
+ * anchor in OnGuard and lists nothing.
+ */
+export async function* listManagedCardholders(s: LenelSession): AsyncIterable<ManagedAccount[]> {
+  const cfg = s.cfg;
+  const udf = Object.entries(cfg.udfs).find(([, attr]) => attr.toLowerCase() === A.id.toLowerCase())?.[0];
+  if (!udf) return;
+  const active = new Set((await s.client.list('Lnl_Badge', `TYPE = ${cfg.badge.type}`))
+    .filter((b) => Number(prop(b, 'STATUS')) === cfg.badge.activeStatus).map((b) => Number(prop(b, 'PERSONID'))));
+  const all = await s.client.list('Lnl_Cardholder');
+  for (let i = 0; i < all.length; i += 500) {
+    const out: ManagedAccount[] = [];
+    for (const m of all.slice(i, i + 500)) {
+      const key = str(prop(m, udf)).trim();
+      if (!key) continue;
+      const id = Number(prop(m, 'ID'));
+      const ssno = str(prop(m, 'SSNO'));
+      // A person gone from the directory is found again by the key the cardholder carries.
+      const match: Record<string, string[]> = { [A.id]: [key], ...(ssno ? { [cfg.key[0]!]: [ssno] } : {}) };
+      out.push({ key, accountId: String(id), name: `${str(prop(m, 'LASTNAME'))}, ${str(prop(m, 'FIRSTNAME'))}`, enabled: active.has(id), match });
+    }
+    if (out.length) yield out;
+  }
 }
