@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dir } from './process.js';
-import { ensureBaseEntries, ensureSecrets, renderConfig } from './ldap.js';
+import { ensureBaseEntries, ensureSecrets } from './ldap.js';
 import { adminAnswers, ensureDomain, sambaSecrets } from './samba.js';
 import { waitFor } from './process.js';
 import type { Service } from './service.js';
@@ -22,14 +20,9 @@ export function dockerEngineAnswers(): Promise<boolean> {
  */
 export async function upContainers(services: Service[]): Promise<void> {
   const { DockerComposeEnvironment } = await import('testcontainers');
+  // The directory's passwords made here first, so the ldap container (which would make them itself) uses these.
   const secrets = await ensureSecrets();
   sambaSecrets(); // the samba service mounts the Administrator's password file
-  const d = dir('docker');
-  mkdirSync(d, { recursive: true });
-  writeFileSync(join(d, 'slapd.conf'), renderConfig(secrets.admin, {
-    SYSTEM_SCHEMA: '/etc/ldap/schema', IDAUTO_SCHEMA: '/etc/ldap/schema/idauto.schema', MODULE_DIR: '/usr/lib/ldap',
-    RUN_DIR: '/var/lib/tilgang/run', ACCESSLOG_DIR: '/var/lib/tilgang/accesslog', DATA_DIR: '/var/lib/tilgang/data',
-  }));
   await new DockerComposeEnvironment(repoRoot, 'docker-compose.yml').withBuild().up();
   for (const s of services.filter((x) => x.name !== 'ldap' && x.name !== 'samba')) await waitFor(s.name, () => s.healthy(), 180_000);
   await waitFor('ldap admin bind', async () => { await ensureBaseEntries(secrets); return true; }, 60_000);
