@@ -19,6 +19,7 @@ import { checkedConfig, requireTargets, runWasPublished, UsageError } from './ch
 import { runDemo } from './demo.js';
 import { formatStatus, statusSnapshot } from '../consumers/status.js';
 import { HistoryStore } from '../history/store.js';
+import { formatPlanAll, planAll } from '../consumers/plan-all.js';
 import { parseBound, replay } from '../producers/replay.js';
 import { followRun, formatRunReport, runReport } from '../history/runs.js';
 import { formatHistory, parseSince, personHistory } from '../history/query.js';
@@ -164,6 +165,21 @@ program.command('replay').argument('<target>').description('reprocess through on
     console.log(`run ${r.runId}: ${r.people.length} person(s) sent to ${target}${o.logOnly ? ' (log only)' : ''}`);
     if (o.wait) await waitAndReport(cfg, r.runId);
     else console.log(`see the counters with: tilgang report ${r.runId}`);
+  });
+
+program.command('plan').description('what every enabled target would do for everyone now: counts per operation and a list (changes nothing, publishes nothing)')
+  .requiredOption('--all', 'the whole population (for one person: tilgang explain)')
+  .option('--target <name...>', 'these targets only')
+  .option('--limit <n>', 'the first N people only', int)
+  .option('--list <n>', 'list at most this many people per target', int, 50)
+  .option('--json', 'everything as JSON')
+  .action(async (o: { target?: string[]; limit?: number; list: number; json?: boolean }) => {
+    const cfg = await config();
+    if (o.target) requireTargets(cfg, o.target, { enabledOnly: true });
+    await requireReachable(cfg, ['directory', 'mv']);
+    const targets = (await enabledTargets(cfg.targets)).filter((t) => !o.target || o.target.includes(t.name));
+    const plans = await planAll(cfg, targets, { limit: o.limit, progress: process.stderr.isTTY });
+    console.log(o.json ? JSON.stringify(plans, null, 2) : formatPlanAll(plans, { list: o.list }));
   });
 
 program.command('run').description('run the producer, every enabled target group and the writeback (or one role)')
