@@ -64,7 +64,7 @@ const NATIONAL_ID = '01810012345'; // what the test environment gives every pers
  * level a test run does not print would still be logged in production). Lines at the level the
  * process prints still go where they went.
  */
-function captureLogs(): { lines: string[]; stop(): void } {
+export function captureLogs(): { lines: string[]; stop(): void } {
   const lines: string[] = [];
   const root = log as unknown as Record<symbol, unknown>;
   const sym = pino.symbols.streamSym as unknown as symbol;
