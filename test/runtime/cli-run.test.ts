@@ -27,6 +27,11 @@ describe('tilgang run --role producer', () => {
     const p = await env.addPerson({});
     await eventually(async () => /tilgang_producer_published_total [1-9]/.test((await get('/metrics')).body), 60_000, 'published metric');
     expect((await get('/metrics')).body).toContain('process_resident_memory_bytes');
+    // The dashboard on the same address: the page, its data, and actions refused without the page's header.
+    await eventually(async () => (await get('/')).body.includes('<title>tilgang dashboard</title>'), 30_000, 'the dashboard page');
+    expect(JSON.parse((await get('/api/status')).body).targets).toContain('moodle');
+    const refused = await fetch(`http://127.0.0.1:${port}/api/dlq/moodle/redrive`, { method: 'POST' });
+    expect([refused.status, await refused.json()]).toEqual([403, { error: 'actions need the x-tilgang-action header' }]);
     expect(p.id).toBeTruthy();
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
