@@ -84,7 +84,9 @@ export async function prepareWave(events: StreamEvent[], d: ReconcileDeps): Prom
   } catch (err) {
     return events.map(() => ({ err }));
   }
-  return mapLimit(events, d.ctx.global.runtime.concurrency, async (event, i): Promise<WaveOutcome> => {
+  // A target that bounds its own reads gets the whole wave at once: its lookups meet in few calls.
+  const width = d.target.readsWholeWave ? Math.max(1, events.length) : d.ctx.global.runtime.concurrency;
+  return mapLimit(events, width, async (event, i): Promise<WaveOutcome> => {
     const key = stream.key(event);
     const l = loaded[i]!;
     if ('skip' in l) return { p: { kind: 'done', event, key, result: { ...baseResult(event, key, name, started), outcome: 'SKIPPED', skipReason: l.skip } } };

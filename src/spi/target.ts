@@ -150,6 +150,12 @@ export interface Target<C = unknown, D = unknown, A = unknown, P = unknown, Clie
    * coalesces these reads itself (Batcher in src/lib/batching.ts).
    */
   actual(person: S, desired: D | null, client: Client, ctx: TargetContext<C>): Promise<A>;
+  /**
+   * True when the target coalesces and bounds its own reads (a Batcher, a connection limit): the
+   * runtime then reads every subject of a wave at once rather than `runtime.concurrency` at a time,
+   * so a wave's lookups leave together in as few calls as the system allows.
+   */
+  readsWholeWave?: boolean;
   /** Pure: operations as data. */
   plan(desired: D | null, actual: A, person: S, ctx: TargetContext<C>): Plan<P, K>;
   /** Talks to the system; one result per operation, in order. Throws TransientError to be retried. */

@@ -118,6 +118,28 @@ describe('reads per wave', () => {
     expect(counts).toMatchObject({ searches: 1, queries: 1 });
   });
 
+  it('reads runtime.concurrency people at once, or the whole wave for a target that bounds its own reads', async () => {
+    const widest = async (whole: boolean) => {
+      let now = 0;
+      let max = 0;
+      const t = seeing(undefined, []);
+      const target = {
+        ...t, ...(whole ? { readsWholeWave: true } : {}),
+        actual: async () => {
+          max = Math.max(max, ++now);
+          await new Promise((r) => setTimeout(r, 20));
+          now--;
+          return null;
+        },
+      };
+      await prepareWave(wave(people), deps(target));
+      return max;
+    };
+    expect(env.cfg.runtime.concurrency).toBeLessThan(N);
+    expect(await widest(false)).toBe(env.cfg.runtime.concurrency);
+    expect(await widest(true)).toBe(N);
+  });
+
   it('loads only the MV facets the target declares', async () => {
     const none: PersonContext[] = [];
     await prepareWave(wave(people.slice(0, 3)), deps(seeing(undefined, none)));

@@ -48,6 +48,10 @@ export const target: Target<MoodleConfig, Desired, Actual, Payload, MoodleSessio
     return desired(person, config);
   },
 
+  // Lookups are coalesced (Batcher), courses and rosters read once for everyone, and every call
+  // goes through the client's `connections`: a whole wave may read at once.
+  readsWholeWave: true,
+
   async actual(person, d, s, { config }) {
     return readActual(person, identity(person, config), d, s);
   },
