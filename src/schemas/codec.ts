@@ -21,9 +21,22 @@ export function schemaText(name: EventName): string {
 
 /**
  * The only place that turns events into bytes and back (Confluent wire format: magic byte, schema
- * id, Avro body). Schemas are registered per topic (`<topic>-value`) with BACKWARD compatibility,
- * so a consumer on an older schema keeps reading what a newer producer writes.
+ * id, Avro body). Schemas are registered per topic (`<topic>-value`). BACKWARD compatibility (the
+ * registry's default) lets a consumer on a new schema read what producers on the previous one
+ * wrote, so tilgang's own consumers are upgraded before its producers. The public result events
+ * are FULL compatible: BACKWARD and also FORWARD (a consumer on the previous schema reads what a
+ * new producer writes), because their subscribers are other teams' systems, which upgrade on their
+ * own schedule; see the doc of avro/ProvisioningResult.avsc.
  */
+export const COMPATIBILITY_OF: Record<EventName, COMPATIBILITY> = {
+  PersonChanged: COMPATIBILITY.BACKWARD,
+  CourseChanged: COMPATIBILITY.BACKWARD,
+  ProvisioningResult: COMPATIBILITY.FULL,
+};
+
+/** Stricter levels a subject may be moved to from the one an earlier version of tilgang set. */
+const TIGHTENS: Partial<Record<COMPATIBILITY, COMPATIBILITY[]>> = { [COMPATIBILITY.FULL]: [COMPATIBILITY.BACKWARD, COMPATIBILITY.FORWARD] };
+
 export class EventCodec {
   private readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, number>();
@@ -46,7 +59,7 @@ export class EventCodec {
       try {
         const { id } = await this.registry.register(
           { type: SchemaType.AVRO, schema: schemaText(name) },
-          { subject, compatibility: COMPATIBILITY.BACKWARD },
+          { subject, compatibility: COMPATIBILITY_OF[name] },
         );
         this.ids.set(key, id);
         return id;
@@ -54,6 +67,15 @@ export class EventCodec {
         // Processes starting together register the subject's first version at once: the registry
         // refuses all but one ("already exists"), and the client that checks the subject's
         // compatibility before the winner has set it sees none. Asked again, both answer.
+        // A subject an earlier tilgang registered with a looser level (results were BACKWARD): tightened
+        // to the level wanted, which the registry then enforces on this and every later version.
+        const m = /Compatibility does not match the configuration \((\w+) != (\w+)\)/.exec((e as Error).message);
+        if (m && attempt < 5 && TIGHTENS[m[1] as COMPATIBILITY]?.includes(m[2] as COMPATIBILITY)) {
+          // The client's own API (private in its types): it carries the registry's auth and TLS settings.
+          const api = (this.registry as unknown as { api: { Subject: { updateConfig(a: { subject: string; body: { compatibility: string } }): Promise<unknown> } } }).api;
+          await api.Subject.updateConfig({ subject, body: { compatibility: m[1]! } });
+          continue;
+        }
         if (attempt >= 5 || !/already exists|Compatibility does not match/i.test((e as Error).message)) throw e;
         await new Promise((r) => setTimeout(r, 50 * attempt));
       }
