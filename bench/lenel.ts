@@ -10,12 +10,14 @@
  *            assignments) with the same concurrency, bodies computed before the clock starts.
  *
  * Each way gets a fresh simulator in a child process of its own, so the times are the client's.
+ * tilgang and the limit take turns, --chunk people (500) at a time, so a change of the machine's
+ * load during the run meets both alike.
  * People the runtime would skip (no cardholder key: neither employee nor student number) are
  * counted and left out of all three. tilgang and the limit run at full size (about 11 minutes
  * each at 2 connections under the latency model); the seed's way is measured on the first
  * --seed-sample people and scaled, as its line says.
  *
- *   npx tsx bench/lenel.ts [--persons 10000] [--seed-sample 300] [--connections 2]
+ *   npx tsx bench/lenel.ts [--persons 10000] [--seed-sample 300] [--connections 2] [--chunk 500]
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -108,49 +110,47 @@ function config(url: string, connections: number): LenelConfig {
 
 type Counters = Record<string, number>;
 
-async function tilgangWay(all: PersonContext[], url: string, connections: number, inFlight: number): Promise<{ ms: number; counters: Counters }> {
+/** A way of reconciling that runs chunk after chunk of people against its own simulator; `run` returns the chunk's time. */
+interface Way { run(people: PersonContext[]): Promise<number>; counters: Counters; close(): Promise<void> }
+
+/** tilgang: the target's own steps per person, `inFlight` people at once; connected before any clock starts. */
+async function tilgangWay(url: string, connections: number, inFlight: number): Promise<Way> {
   const cfg = config(url, connections);
   const ctx: TargetContext<LenelConfig> = { config: cfg, global: loadConfig('tilgang.example.yaml'), log: childLogger({ component: 'bench' }) };
   const s: LenelSession = await target.connect(ctx);
   const counters: Counters = {};
   const inc = (k: string) => { counters[k] = (counters[k] ?? 0) + 1; };
-  const t0 = performance.now();
-  const tick = progress(inFlight === 1 ? 'seed' : 'tilgang', all.length);
-  await mapLimit(all, inFlight, async (p) => {
-    tick();
-    inc('total');
-    try {
-      const d = target.desired(p, ctx);
-      const a = await target.actual(p, d, s, ctx);
-      const plan = target.plan(d, a, p, ctx);
-      if (!plan.operations.length) return inc(plan.skipReason ? 'skipped' : 'unchanged');
-      const r = await target.apply(plan, s, ctx, p);
-      plan.operations.forEach((o, i) => {
-        const name = o.counter ?? ({ create: 'add' } as Record<string, string>)[o.kind] ?? o.kind;
-        inc(r[i]?.outcome === 'FAILED' ? `${name}Fail` : name);
+  return {
+    counters,
+    async run(people) {
+      const t0 = performance.now();
+      await mapLimit(people, inFlight, async (p) => {
+        inc('total');
+        try {
+          const d = target.desired(p, ctx);
+          const a = await target.actual(p, d, s, ctx);
+          const plan = target.plan(d, a, p, ctx);
+          if (!plan.operations.length) return inc(plan.skipReason ? 'skipped' : 'unchanged');
+          const r = await target.apply(plan, s, ctx, p);
+          plan.operations.forEach((o, i) => {
+            const name = o.counter ?? ({ create: 'add' } as Record<string, string>)[o.kind] ?? o.kind;
+            inc(r[i]?.outcome === 'FAILED' ? `${name}Fail` : name);
+          });
+        } catch {
+          inc('failed');
+        }
       });
-    } catch {
-      inc('failed');
-    }
-  });
-  const ms = performance.now() - t0;
-  await target.close!(s);
-  return { ms, counters };
+      return performance.now() - t0;
+    },
+    close: () => target.close!(s),
+  };
 }
 
-/** The same calls, bare: bodies computed first, then only HTTP. */
-async function limitWay(all: PersonContext[], url: string, connections: number): Promise<number> {
+/** The same calls, bare: bodies computed and the session opened before any clock starts, then only HTTP. */
+async function limitWay(url: string, connections: number): Promise<Way> {
   const cfg = config(url, connections);
   const ctx: TargetContext<LenelConfig> = { config: cfg, global: loadConfig('tilgang.example.yaml'), log: childLogger({ component: 'bench' }) };
   const levelId = new Map(DEFAULT_SEED.accessLevels.map((l) => [l.Name, l.ID]));
-  const work = all.flatMap((p) => {
-    try {
-      const d = target.desired(p, ctx);
-      return d ? [{ d }] : [];
-    } catch {
-      return [];
-    }
-  });
   const agent = new Agent({ connections });
   const headers: Record<string, string> = { 'application-id': APP, 'content-type': 'application/json', accept: 'application/json' };
   const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
@@ -159,19 +159,31 @@ async function limitWay(all: PersonContext[], url: string, connections: number):
     if (r.statusCode !== 200) throw new Error(`${r.statusCode} ${JSON.stringify(json)}`);
     return json;
   };
-  const t0 = performance.now();
   headers['session-token'] = (await call('POST', '/authentication?version=1.0', { user_name: 'op', password: PASSWORD })).session_token;
-  const tick = progress('limit', work.length);
-  await mapLimit(work, connections, async ({ d }) => {
-    tick();
-    await call('GET', `/instances?version=1.0&type_name=Lnl_Cardholder&page_size=100&page_number=1&filter=${encodeURIComponent(`SSNO = "${d.key}"`)}`);
-    const ch = await call('POST', '/instances?version=1.0', { type_name: 'Lnl_Cardholder', property_value_map: { SSNO: d.key, FIRSTNAME: d.cardholder.FIRSTNAME, LASTNAME: d.cardholder.LASTNAME, EMAIL: d.cardholder.EMAIL, EXT: d.cardholder.EXT, ...d.cardholder.udfs } });
-    const b = await call('POST', '/instances?version=1.0', { type_name: 'Lnl_Badge', property_value_map: { PERSONID: ch.property_value_map.ID, TYPE: 1, STATUS: 1, ACTIVATE: '2026-01-01T00:00:00+00:00', DEACTIVATE: '2036-01-01T00:00:00+00:00' } });
-    for (const l of d.levels) await call('POST', '/instances?version=1.0', { type_name: 'Lnl_AccessLevelAssignment', property_value_map: { AccessLevelID: levelId.get(l), BadgeKey: b.property_value_map.BADGEKEY } });
-  });
-  const ms = performance.now() - t0;
-  await agent.close();
-  return ms;
+  const counters: Counters = {};
+  return {
+    counters,
+    async run(people) {
+      const work = people.flatMap((p) => {
+        try {
+          const d = target.desired(p, ctx);
+          return d ? [d] : [];
+        } catch {
+          return [];
+        }
+      });
+      const t0 = performance.now();
+      await mapLimit(work, connections, async (d) => {
+        counters.total = (counters.total ?? 0) + 1;
+        await call('GET', `/instances?version=1.0&type_name=Lnl_Cardholder&page_size=100&page_number=1&filter=${encodeURIComponent(`SSNO = "${d.key}"`)}`);
+        const ch = await call('POST', '/instances?version=1.0', { type_name: 'Lnl_Cardholder', property_value_map: { SSNO: d.key, FIRSTNAME: d.cardholder.FIRSTNAME, LASTNAME: d.cardholder.LASTNAME, EMAIL: d.cardholder.EMAIL, EXT: d.cardholder.EXT, ...d.cardholder.udfs } });
+        const b = await call('POST', '/instances?version=1.0', { type_name: 'Lnl_Badge', property_value_map: { PERSONID: ch.property_value_map.ID, TYPE: 1, STATUS: 1, ACTIVATE: '2026-01-01T00:00:00+00:00', DEACTIVATE: '2036-01-01T00:00:00+00:00' } });
+        for (const l of d.levels) await call('POST', '/instances?version=1.0', { type_name: 'Lnl_AccessLevelAssignment', property_value_map: { AccessLevelID: levelId.get(l), BadgeKey: b.property_value_map.BADGEKEY } });
+      });
+      return performance.now() - t0;
+    },
+    close: () => agent.close(),
+  };
 }
 
 async function main(): Promise<void> {
@@ -182,21 +194,36 @@ async function main(): Promise<void> {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(`${persons} people of the sample university: ${all.length} reconciled (${all.filter((p) => p.entitled).length} entitled), ${[...skipped].map(([why, k]) => `${k} skipped (${why})`).join(', ') || 'none skipped'}; ${connections} connections, simulator latency model on`);
 
-  let sim = await simulator();
-  const t = await tilgangWay(all, sim.url, connections, connections);
-  await sim.stop();
+  // tilgang and the limit take turns chunk by chunk (the first of each pair alternating), each
+  // against its own simulator: a machine whose load changes during the run slows both alike, and
+  // each meets an OnGuard of the same size.
+  const chunk = Number(arg('chunk', '500'));
+  const [simT, simL] = [await simulator(), await simulator()];
+  const [tWay, lWay] = [await tilgangWay(simT.url, connections, connections), await limitWay(simL.url, connections)];
+  let tMs = 0, limit = 0;
+  const tick = progress('tilgang and limit', all.length);
+  for (let i = 0, k = 0; i < all.length; i += chunk, k++) {
+    const part = all.slice(i, i + chunk);
+    if (k % 2 === 0) { tMs += await tWay.run(part); limit += await lWay.run(part); }
+    else { limit += await lWay.run(part); tMs += await tWay.run(part); }
+    for (let j = 0; j < part.length; j++) tick();
+  }
+  await tWay.close();
+  await lWay.close();
+  await simT.stop();
+  await simL.stop();
+  const t = { ms: tMs, counters: tWay.counters };
   console.log(`tilgang  ${s(t.ms)}  ${JSON.stringify(t.counters)}`);
 
-  sim = await simulator();
+  const sim = await simulator();
   const seedPeople = all.slice(0, Math.min(sample, all.length));
-  const seed = await tilgangWay(seedPeople, sim.url, 1, 1);
+  const seedWay = await tilgangWay(sim.url, 1, 1);
+  const seed = { ms: await seedWay.run(seedPeople), counters: seedWay.counters };
+  await seedWay.close();
   await sim.stop();
   const seedScaled = (seed.ms * all.length) / seedPeople.length;
   console.log(`seed     ${s(seedScaled)}  (one person at a time, measured on the first ${seedPeople.length} people, who took ${s(seed.ms)}, and scaled to ${all.length}: ${JSON.stringify(seed.counters)})`);
 
-  sim = await simulator();
-  const limit = await limitWay(all, sim.url, connections);
-  await sim.stop();
-  console.log(`limit    ${s(limit)}  (bare undici, the same calls, ${connections} in flight)`);
+  console.log(`limit    ${s(limit)}  (bare undici, the same calls, ${connections} in flight, ${lWay.counters.total ?? 0} people)`);
   console.log(`tilgang reaches ${((100 * limit) / t.ms).toFixed(0)} % of the limit; ${(seedScaled / t.ms).toFixed(1)}× the seed's way`);
 }
