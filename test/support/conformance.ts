@@ -7,7 +7,8 @@
  *   entitlement and enable when regained, never delete; a duplicate is a terminal error naming the
  *   accounts; a transient failure is retried and applied once; log-only changes nothing; a replay
  *   of the same events changes nothing more; no secret or sensitive value in any result, event, dead
- *   letter or log line.
+ *   letter or log line. A target with the optional `listManaged` capability lists its accounts
+ *   with their person and state, and the orphan check disables one whose person is gone.
  *
  * The subject's configuration must entitle the affiliation `student` and not `alum`.
  */
@@ -17,7 +18,9 @@ import { resolvedSecrets } from '../../src/config.js';
 import { log } from '../../src/lib/log.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../../src/producers/publisher.js';
 import type { PersonChanged, ProvisioningResult } from '../../src/schemas/generated.js';
-import type { AnyTarget } from '../../src/spi/index.js';
+import type { AnyTarget, ManagedAccount } from '../../src/spi/index.js';
+import { orphans } from '../../src/consumers/orphans.js';
+import { TargetGroup } from '../../src/consumers/target-group.js';
 import { collect, decodeEvents, testEnv, type TestEnv, type TestPerson } from './env.js';
 import { startPipeline, type Pipeline } from './pipeline.js';
 
@@ -179,6 +182,32 @@ export function conformance(subject: ConformanceSubject): void {
       expect((await sys.account(entitled))?.enabled).toBe(true);
       expect(await sys.count(entitled)).toBe(1);
       for (const m of sys.mapped) expect((await sys.account(entitled))!.attributes[m.attribute]).toBe(m.value(entitled));
+    });
+
+    it.skipIf(!subject.target.listManaged)('lists the accounts it manages (optional capability): the orphan check finds one whose person is gone and disables it, never deletes', async () => {
+      const p = await add('student');
+      expect(kinds(await nextResult(p, 0))).toEqual(['create']);
+      const listed = async () => {
+        const ctx = { config: TargetGroup.targetConfig(env.cfg, subject.target), global: env.cfg, log };
+        const c = await subject.target.connect(ctx);
+        try {
+          const all: ManagedAccount[] = [];
+          for await (const page of subject.target.listManaged!(c, ctx)) all.push(...page);
+          return all.filter((a) => a.key.toLowerCase() === p.id.toLowerCase());
+        } finally {
+          await subject.target.close?.(c);
+        }
+      };
+      expect(await listed()).toEqual([expect.objectContaining({ key: p.id, enabled: true })]);
+      // Gone from the directory: an orphan, disabled through the plan and the guard.
+      await env.admin.del(env.dn(p.id));
+      const found = await orphans(env.cfg, undefined, subject.target);
+      expect(found.orphans.filter((o) => o.account.key === p.id)).toEqual([expect.objectContaining({ gone: true, reason: `person ${p.id} is not in the directory` })]);
+      const applied = await orphans(env.cfg, undefined, subject.target, { apply: true });
+      expect(applied.results!.find((r) => r.personId === p.id)).toMatchObject({ outcome: 'APPLIED', entitled: false });
+      expect((await sys.account(p))?.enabled).toBe(false);
+      expect(await sys.count(p)).toBe(1);
+      expect(await listed()).toEqual([expect.objectContaining({ key: p.id, enabled: false })]);
     });
 
     it('a duplicate is a terminal error naming the accounts, and nothing is written', async () => {
