@@ -167,7 +167,9 @@ export function formatStatus(s: StatusSnapshot): string {
     lines.push(`${t.name.padEnd(10)} ${String(t.lag.lag).padStart(8)} ${t.eventsPerSecond.toFixed(2).padStart(9)} ${String(t.dlq).padStart(6)}  ${guard.padEnd(10)} ${hour}`);
   }
   const p = s.producer;
-  lines.push('error' in p ? `producer: cannot tell (${p.error})` : `producer: ${p.capped ? 'at least ' : ''}${p.behind} change-log entr${p.behind === 1 ? 'y' : 'ies'} not yet published`);
+  const entries = (n: number, capped: boolean) => `${capped ? 'at least ' : ''}${n} change-log entr${n === 1 ? 'y' : 'ies'}`;
+  lines.push('error' in p ? `producer: cannot tell (${p.error})`
+    : p.cookie ? `producer: ${entries(p.behind, p.capped)} not yet published` : `producer: no cookie yet (it has not run); ${entries(p.behind, p.capped)} in the log`);
   lines.push(`writeback: lag ${s.writeback.lag.lag}, ${s.writeback.dlq} dead letter(s)`);
   lines.push(`results store: lag ${s.history.lag.lag}`);
   return lines.join('\n');

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Attribute, Change } from 'ldapts';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setStatusGauges, startStatusMetrics, statusSnapshot, type StatusOptions } from '../../src/consumers/status.js';
 import { ResultsRecorder } from '../../src/history/recorder.js';
@@ -122,6 +123,31 @@ describe('tilgang status: figures that match what happened', () => {
       await m.stop();
     }
   }, 60_000);
+
+  it('tilgang run --role history records results and keeps the status gauges on /metrics moving', async () => {
+    // A group of its own: members of another group id would hold up its join.
+    const file = cliConfig(env.cfg, (c) => { c.targets = {}; c.runtime.statusIntervalSeconds = 1; c.history.groupId = `tilgang.history.${env.id}.run`; });
+    const port = 21000 + Math.floor(Math.random() * 500);
+    const child = spawn(process.execPath, ['bin/tilgang.js', '-c', file, 'run', '--role', 'history', '--metrics-port', String(port)], {
+      env: { ...process.env, TILGANG_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    try {
+      const get = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+      await eventually(async () => (await get('/readyz').catch(() => '')) === 'ready\n', 60_000, 'ready');
+      const updated = async () => Number(/^tilgang_status_updated_seconds (\S+)$/m.exec(await get('/metrics'))?.[1] ?? 0);
+      const first = await eventually(updated, 30_000, 'status gauges set');
+      await eventually(async () => (await updated()) > first, 30_000, 'status gauges set again');
+      expect(await get('/metrics')).toContain(`tilgang_group_lag{group="tilgang.history.${env.id}.run",role="history"}`);
+      const [r] = await pipe.decoded();
+      // The run's own group reads the results topic too, and the store still holds each result once.
+      await eventually(async () => /^tilgang_history_recorded_total \d/m.test(await get('/metrics')), 30_000, 'history counter');
+      expect((await store.history({ personId: r!.personId })).filter((x) => x.eventId === r!.eventId)).toHaveLength(1);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  }, 120_000);
 
   it('the CLI prints the status as JSON', async () => {
     const r = await tilgangCli(cliConfig(env.cfg), ['status', '--json']);
