@@ -418,7 +418,7 @@ export class TargetGroup {
     return {
       results: results.slice(0, k).flatMap((r) => r ?? []),
       dead: dead.slice(0, k).filter((d): d is DeadLetterEntry => !!d),
-      reprocess: reprocess.slice(0, k).flatMap((r) => r ?? []),
+      reprocess: onePerPerson(reprocess.slice(0, k).flatMap((r) => r ?? [])),
       finished: k,
     };
   }
@@ -562,6 +562,19 @@ type DeadLetterEntry = { result: ProvisioningResult; message: KafkaMessage; atte
 
 /** A chunk's results and dead letters, for its first `finished` events, and the people its operations asked to reprocess. */
 export interface ChunkOutput { results: ProvisioningResult[]; dead: DeadLetterEntry[]; reprocess?: PersonChanged[]; finished: number }
+
+/**
+ * A person several courses of a chunk ask for is reprocessed once per run and target set: the
+ * event says "look at this person again", and one look sees every course.
+ */
+export function onePerPerson(events: PersonChanged[]): PersonChanged[] {
+  const out = new Map<string, PersonChanged>();
+  for (const e of events) {
+    const key = `${e.personId}\u0000${e.runId ?? ''}\u0000${e.targets?.join(',') ?? '*'}`;
+    if (!out.has(key)) out.set(key, e);
+  }
+  return [...out.values()];
+}
 
 /** One event's outcome in a wave: its result, and the people its applied operations asked to reprocess. */
 type WaveResult = { result: ProvisioningResult; attempts: number; reprocess?: NonNullable<OperationResult['reprocess']>[] };
