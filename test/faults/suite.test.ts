@@ -17,6 +17,7 @@
  * other work on a shared stack.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDeadLetters } from '../../src/consumers/dlq.js';
 import { sync } from '../../src/producers/sync.js';
@@ -214,4 +215,37 @@ describe(`fault suite: ${PEOPLE} people into every target under kills${SERVERS ?
     expect(snapshot.published).toBe(PEOPLE);
     expect(kills.length).toBeGreaterThanOrEqual(Math.min(KILLS, 1));
   }, 60 * 60_000);
+
+  // Security: what this run wrote, read back whole. The run had errors, retries, dead letters and
+  // kills, and the people have national ids (the seed's synthetic fnr) that WISEflow is sent.
+  it('leaves no password, token or national id in any log line, event, result, dead letter or error message', async () => {
+    const { env, cfg } = w;
+    const { searchEntries } = await env.admin.search(env.peopleDn, { scope: 'sub', filter: '(idautoPersonNationalID=*)', attributes: ['idautoPersonNationalID'] });
+    const fnrs = searchEntries.flatMap((e) => [e.idautoPersonNationalID].flat().map(String));
+    expect(fnrs.length).toBeGreaterThanOrEqual(PEOPLE - 1);
+    const secrets = w.secrets;
+    expect(secrets.every((x) => x.length >= 8)).toBe(true);
+    const texts: { where: string; text: string }[] = [];
+    for (const f of w.logs) texts.push({ where: f.split('/').at(-1)!, text: readFileSync(f, 'utf8') });
+    const raw = (m: { value: Buffer | null }) => m.value?.toString('latin1') ?? '';
+    for (const m of events.messages) texts.push({ where: 'person.changed (bytes)', text: raw(m) });
+    for (const m of results.messages) texts.push({ where: 'provisioning.result (bytes)', text: raw(m) });
+    for (const r of await decodeResults(env, results.messages)) texts.push({ where: `result of ${r.personId} in ${r.target}`, text: JSON.stringify(r) });
+    for (const owner of [...WORLD_TARGETS, 'writeback']) {
+      const { letters } = await readDeadLetters(env.kafka, owner, undefined, cfg.kafka.prefix);
+      for (const l of letters) {
+        texts.push({ where: `dead letter of ${l.personId} (${owner})`, text: JSON.stringify(l) });
+        if (l.event) texts.push({ where: `dead letter of ${l.personId} (${owner}), its event`, text: Buffer.from(l.event, 'base64').toString('latin1') });
+      }
+    }
+    const logLines = texts.filter((t) => t.where.endsWith('.stderr')).reduce((n, t) => n + t.text.split('\n').length, 0);
+    expect(logLines).toBeGreaterThan(50);
+    const found: string[] = [];
+    for (const { where, text } of texts) {
+      for (const x of secrets) if (text.includes(x)) found.push(`a secret in ${where}`);
+      for (const f of fnrs) if (text.includes(f)) found.push(`national id ${f.slice(0, 2)}… in ${where}`);
+    }
+    process.stdout.write(`security: searched ${texts.length} texts (${logLines} log lines of ${w.logs.length} processes, ${events.messages.length} events, ${results.messages.length} results, dead letters) for ${secrets.length} secrets and ${fnrs.length} national ids: ${found.length} found\n`);
+    expect(found).toEqual([]);
+  });
 });
