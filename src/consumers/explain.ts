@@ -156,7 +156,7 @@ export function flatten(v: unknown, prefix = '', out = new Map<string, string>()
 }
 
 /**
- * Desired and actual, field by field: [field, desired, actual, differs]. A one-element list is
+ * Desired and actual, field by field: [field, desired, actual, differs] (a desired value the actual lacks or has otherwise). A one-element list is
  * its element (an actual read as the matches found); a field the other side holds under another
  * path with the same last name (user.mail beside account.mail) is paired with it.
  */
@@ -177,7 +177,8 @@ export function sideBySide(desired: unknown, actual: unknown): [string, string, 
     const av = af ? a.get(af)! : '';
     rows.push([af && af !== f ? `${f} / ${af}` : f, dv, av, dv !== av]);
   }
-  for (const [f, av] of a) if (!pairedA.has(f)) rows.push([f, '', av, true]);
+  // What only the target holds (its ids, fields tilgang does not map) is shown, not called a difference.
+  for (const [f, av] of a) if (!pairedA.has(f)) rows.push([f, '', av, false]);
   return rows;
 }
 
@@ -199,7 +200,16 @@ export function formatExplain(x: Explanation): string {
       lines.push(`    ${op.kind}${op.detail ? `  ${op.detail}` : ''}`);
       for (const c of op.changes ?? []) lines.push(`      ${c.attribute}: ${c.from ?? '∅'} → ${c.to ?? '∅'}`);
     }
-    if (t.entitlement && (t.desired !== null || t.actual !== null)) {
+    if (t.entitlement && t.desired === null && t.actual !== null) {
+      // No account is wanted: what the target holds, field by field.
+      const rows = [...flatten(Array.isArray(t.actual) && t.actual.length === 1 ? t.actual[0] : t.actual)].filter(([, v]) => v !== '' && v !== '∅');
+      if (rows.length) {
+        const w = Math.min(32, Math.max(...rows.map(([f]) => f.length), 5));
+        lines.push(`    desired: no account; actual:`);
+        for (const [f, v] of rows.slice(0, 30)) lines.push(`    ${cut(f, w).padEnd(w)}  ${cut(v, 60)}`);
+        if (rows.length > 30) lines.push(`    … ${rows.length - 30} more field(s); see --json`);
+      }
+    } else if (t.entitlement && (t.desired !== null || t.actual !== null)) {
       const rows = sideBySide(t.desired, t.actual);
       if (rows.length) {
         const w = Math.min(32, Math.max(...rows.map((row) => row[0].length), 5));

@@ -187,7 +187,7 @@ function sideBySide(desired, actual) {
   const a = flat(one(actual));
   const fields = [...new Set([...d.keys(), ...a.keys()])];
   return el('table', { class: 'side' }, el('thead', {}, el('tr', {}, el('th', {}, 'field'), el('th', {}, 'desired'), el('th', {}, 'actual'))),
-    el('tbody', {}, ...fields.slice(0, 80).map((f) => el('tr', { class: (d.get(f) ?? '') !== (a.get(f) ?? '') ? 'differs' : '' },
+    el('tbody', {}, ...fields.slice(0, 80).map((f) => el('tr', { class: d.has(f) && d.get(f) !== '' && d.get(f) !== (a.get(f) ?? '') ? 'differs' : '' },
       el('td', { class: 'mono' }, f), el('td', {}, d.get(f) ?? ''), el('td', {}, a.get(f) ?? '')))));
 }
 
