@@ -10,7 +10,9 @@ import { migrate } from '../../src/mv/migrate.js';
 import { CourseEventPublisher, courseEvent } from '../../src/producers/course-publisher.js';
 import { newRunId } from '../../src/producers/publisher.js';
 import type { ProvisioningResult } from '../../src/schemas/generated.js';
+import { MoodleCoursesConfig } from '../../src/targets/moodle-courses/config.js';
 import { target } from '../../src/targets/moodle-courses/index.js';
+import { CourseSession } from '../../src/targets/moodle-courses/session.js';
 import { startMoodleSimulator, type MoodleSimulator } from '../../src/targets/moodle/simulator/index.js';
 import { Collector, decodeEvents, decodeResults, eventually, testEnv, type TestEnv } from '../support/env.js';
 
@@ -203,6 +205,25 @@ describe('moodle-courses target', () => {
     expect(r.outcome).toBe('FAILED');
     expect(r.error?.message).toContain(`course id ${other!.id} (Hand made, idnumber HAND-1)`);
     expect(courseOf('INF500')).toBeUndefined();
+  });
+
+  it('two workers making the same category at once make it once: the later one finds the first one\'s by idnumber', async () => {
+    const cfg = MoodleCoursesConfig.parse({ url: sim.url, token: { env: 'UNUSED' }, template: 'TEMPLATE-101' });
+    const one = new CourseSession(new MoodleClient({ url: sim.url, token: TOKEN }), cfg);
+    const two = new CourseSession(new MoodleClient({ url: sim.url, token: TOKEN }), cfg);
+    try {
+      const [a, b] = await Promise.all([one.ensureCategory('tilgang:2031:VÅR', 'Vår 2031', 0), two.ensureCategory('tilgang:2031:VÅR', 'Vår 2031', 0)]);
+      expect(a!.id).toBe(b!.id);
+      expect([a!.made, b!.made].sort()).toEqual([false, true]);
+      expect(state().categories.filter((c) => c.idnumber === 'tilgang:2031:VÅR')).toHaveLength(1);
+      // Made by hand (or by a worker whose answer was lost): found, not made again.
+      await ws.call('core_course_create_categories', { categories: [{ name: 'Høst 2031', idnumber: 'tilgang:2031:HØST' }] });
+      expect(await one.ensureCategory('tilgang:2031:HØST', 'Høst 2031', 0)).toMatchObject({ made: false });
+      expect(state().categories.filter((c) => c.idnumber === 'tilgang:2031:HØST')).toHaveLength(1);
+    } finally {
+      await one.close();
+      await two.close();
+    }
   });
 
   it('does not start without its template course', async () => {

@@ -195,6 +195,31 @@ describe('Moodle simulator behaviour', () => {
       expect(modules()).toEqual(['Announcements', 'Welcome page', 'Discussion forum']);
     });
 
+    it('update_courses: each course on its own, a refused one a warning with Moodle\'s error code; idnumber and shortname stay unique', async () => {
+      const made = await moodle.call<{ id: number }[]>('core_course_create_courses', {
+        courses: [{ fullname: 'A', shortname: 'UA', categoryid: 2 }, { fullname: 'B', shortname: 'UB', categoryid: 2, idnumber: 'ID-B' }],
+      });
+      const [a, b] = made.map((c) => c.id) as [number, number];
+      const r = await moodle.call<{ warnings: { item: string; itemid: number; warningcode: string; message: string }[] }>('core_course_update_courses', {
+        courses: [
+          { id: a, fullname: 'A renamed', idnumber: 'ID-A', startdate: 1000, enddate: 2000 },
+          { id: b, idnumber: 'ID-A' },
+          { id: b, shortname: 'UA' },
+          { id: 999999, fullname: 'nobody' },
+          { id: b, startdate: 2000, enddate: 1000 },
+        ],
+      });
+      expect(r.warnings).toEqual([
+        { item: 'course', itemid: b, warningcode: 'courseidnumbertaken', message: 'ID number is already used for another course (ID-A)' },
+        { item: 'course', itemid: b, warningcode: 'shortnametaken', message: 'Short name is already used for another course (UA)' },
+        { item: 'course', itemid: 999999, warningcode: 'invalidrecord', message: "Can't find data record in database table course." },
+        { item: 'course', itemid: b, warningcode: 'enddatebeforestartdate', message: 'The course end date must be after the start date.' },
+      ]);
+      const byIdnumber = await moodle.call<{ courses: { id: number; fullname: string; startdate: number; enddate: number }[] }>('core_course_get_courses_by_field', { field: 'idnumber', value: 'ID-A' });
+      expect(byIdnumber.courses.map((c) => [c.id, c.fullname, c.startdate, c.enddate])).toEqual([[a, 'A renamed', 1000, 2000]]);
+      expect(sim.snapshot().courses.find((c) => c.id === b)).toMatchObject({ shortname: 'UB', idnumber: 'ID-B', startdate: 0 });
+    });
+
     it('categories: names are not unique, idnumbers are; subcategories come with addsubcategories', async () => {
       const [a] = await moodle.call<{ id: number }[]>('core_course_create_categories', { categories: [{ name: 'Faculty' }] });
       const [b] = await moodle.call<{ id: number }[]>('core_course_create_categories', { categories: [{ name: 'Faculty' }] });
