@@ -24,7 +24,8 @@ import { sync } from '../../src/producers/sync.js';
 import type { PersonChanged, ProvisioningResult } from '../../src/schemas/generated.js';
 import { kafkaService } from '../../src/stack/kafka.js';
 import { ldapService } from '../../src/stack/ldap.js';
-import { decodeEvents, decodeResults, eventually, sleep } from '../support/env.js';
+import type { KafkaMessage } from 'kafkajs';
+import { decodeResults, eventually, sleep } from '../support/env.js';
 import { TopicReader } from '../support/pipeline.js';
 import { startWorld, WORLD_TARGETS, type Role, type World } from '../support/world.js';
 
@@ -35,6 +36,33 @@ const KILLS = Number(process.env.TILGANG_FAULT_KILLS ?? (PEOPLE > 500 ? 21 : 7))
 const FAULTS = { seed: SEED, error5xx: 0.04, tooMany: 0.03, retryAfterSeconds: 1, timeout: 0.01, lostAnswer: 0.02, holdMs: 1_500, slow: 0.04, slowMs: 400 };
 /** Minutes to wait for everything to settle, by size. */
 const SETTLE_MS = Math.max(180_000, PEOPLE * 200);
+
+/** A topic's messages decoded once each, as they arrive (a large run re-reads tens of thousands). */
+class Decoded<T> {
+  readonly items: T[] = [];
+  private n = 0;
+  constructor(private readonly messages: KafkaMessage[], private readonly decode: (m: KafkaMessage) => Promise<T | undefined>) {}
+  async update(): Promise<T[]> {
+    while (this.n < this.messages.length) {
+      const m = this.messages[this.n++]!;
+      const v = await this.decode(m);
+      if (v !== undefined) this.items.push(v);
+    }
+    return this.items;
+  }
+}
+
+/** Polls less often in a large run: each look goes through everything seen so far. */
+const POLL_MS = PEOPLE > 500 ? 3_000 : 200;
+async function until<T>(what: string, ms: number, fn: () => Promise<T | false>): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(POLL_MS);
+  }
+}
 
 /** mulberry32, for the kill schedule: one seed, one schedule. */
 function rng(seed: number): () => number {
@@ -132,27 +160,33 @@ describe(`fault suite: ${PEOPLE} people into every target under kills${SERVERS ?
 
     // Every event gets its results: one per target it is addressed to.
     const addressedTo = (e: PersonChanged, t: string) => !e.targets || e.targets.includes(t);
+    const seen = new Set<string>();
+    const decodedEvents = new Decoded<PersonChanged>(events.messages, async (m) => (m.value?.[0] === 0 ? env.codec.decode('PersonChanged', m.value) : undefined));
+    const decodedResults = new Decoded<ProvisioningResult>(results.messages, async (m) => {
+      const r = await env.codec.decode('ProvisioningResult', m.value!);
+      seen.add(`${r.target}|${r.sourceEventId}`);
+      return r;
+    });
     const settle = async () => {
-      const evs = (await decodeEvents(env, events.messages.filter((m) => m.value?.[0] === 0))).filter((e) => e.personId);
-      const rs = await decodeResults(env, results.messages);
-      const seen = new Set(rs.map((r) => `${r.target}|${r.sourceEventId}`));
+      const evs = (await decodedEvents.update()).filter((e) => e.personId);
+      const rs = await decodedResults.update();
       const missing = evs.flatMap((e) => WORLD_TARGETS.filter((t) => addressedTo(e, t) && !seen.has(`${t}|${e.eventId}`)).map((t) => `${t}|${e.personId}`));
       return { evs, rs, missing };
     };
-    const settled = await eventually(async () => {
+    const settled = await until('a result for every event in every target', SETTLE_MS, async () => {
       const s = await settle();
       return s.missing.length === 0 && s.evs.length >= PEOPLE && s;
-    }, SETTLE_MS, 'a result for every event in every target').catch(async (e: Error) => {
+    }).catch(async (e: Error) => {
       const s = await settle();
       throw new Error(`${e.message}; ${s.missing.length} missing, e.g. ${s.missing.slice(0, 5).join(', ')}`);
     });
 
     // A log-only reconciliation of everyone: what every target would still change.
     const verify = await sync(cfg, env.kafka, { all: true, logOnly: true, peopleDn: env.peopleDn });
-    const check = await eventually(async () => {
-      const rs = (await decodeResults(env, results.messages)).filter((r) => r.runId === verify.runId);
+    const check = await until('the verifying reconciliation\'s results', SETTLE_MS, async () => {
+      const rs = (await decodedResults.update()).filter((r) => r.runId === verify.runId);
       return rs.length >= verify.published * WORLD_TARGETS.length && rs;
-    }, SETTLE_MS, 'the verifying reconciliation\'s results');
+    });
 
     // Figures.
     const planted = new Set(seed.badRecords.map((b) => b.idautoId));
@@ -177,7 +211,7 @@ describe(`fault suite: ${PEOPLE} people into every target under kills${SERVERS ?
     const adAccounts = await w.adAccounts();
     creates.ad = { keys: adAccounts.size, twice: [...adAccounts].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`) };
     const perEvent = new Map<string, number>();
-    for (const r of settled.rs.concat(check)) if (!r.sourceEventId.startsWith('undecodable:')) perEvent.set(`${r.target}|${r.sourceEventId}`, (perEvent.get(`${r.target}|${r.sourceEventId}`) ?? 0) + 1);
+    for (const r of await decodedResults.update()) if (!r.sourceEventId.startsWith('undecodable:')) perEvent.set(`${r.target}|${r.sourceEventId}`, (perEvent.get(`${r.target}|${r.sourceEventId}`) ?? 0) + 1);
     const twiceAnswered = [...perEvent].filter(([, n]) => n > 1).map(([k]) => k);
     const dlq: Record<string, { letters: number; unplanted: string[]; poison: boolean }> = {};
     for (const t of WORLD_TARGETS) {
