@@ -147,7 +147,9 @@ export function createDashboard(d: DashboardDeps): Dashboard {
         const field = (url.searchParams.get('field') ?? 'username') as KeyField;
         if (!key) throw new HttpError(400, 'key is required');
         if (!(field in KEY_FIELDS)) throw new HttpError(400, `field must be one of ${Object.keys(KEY_FIELDS).join(', ')}`);
-        return person(field, key);
+        return person(field, key).catch((e: Error) => {
+          throw /^no person in the directory/.test(e.message) ? new HttpError(404, e.message) : e;
+        });
       }
     }
     if (req.method === 'POST') {

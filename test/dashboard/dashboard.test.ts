@@ -115,6 +115,10 @@ describe('dashboard in a browser', () => {
     expect(await target.locator('table.side tr', { hasText: 'mail' }).first().textContent()).toContain(p.mail);
     await expect.poll(() => page.locator('#history tbody tr[data-target="pgtest"][data-outcome="APPLIED"]').count()).toBe(1);
     if (shots) await page.screenshot({ path: join(shots, 'dashboard-person.png'), fullPage: true });
+    // Someone the directory does not have: said so on the page.
+    await page.fill('#person-key', 'ingen-slik');
+    await page.click('#person-form button');
+    await expect.poll(() => page.locator('#person-result .err').textContent(), { timeout: 10_000 }).toBe('no person in the directory has username=ingen-slik');
   });
 
   it('a redrive from the page empties the DLQ', async () => {

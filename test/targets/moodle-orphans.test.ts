@@ -12,6 +12,7 @@ import { orphans } from '../../src/consumers/orphans.js';
 import { loadSimulator } from '../../src/targets/index.js';
 import { MoodleClient, type MoodleUser } from '../../src/targets/moodle/client.js';
 import { target } from '../../src/targets/moodle/index.js';
+import { cliConfig, tilgangCli } from '../support/cli.js';
 import { testEnv, type TestEnv } from '../support/env.js';
 
 const TOKEN = randomUUID().replace(/-/g, '');
@@ -74,5 +75,29 @@ describe('Moodle orphans, against the Moodle simulator', () => {
     expect([await suspended(leaveId), await suspended(goneId)]).toEqual([true, true]);
     expect([await suspended(stayId), await suspended(manual), await suspended(noAnchor)]).toEqual([false, false, false]);
     expect((await orphans(env.cfg, undefined, target)).orphans).toEqual([]);
+  });
+
+  it('the commands: tilgang explain <key> --json and tilgang orphans moodle [--apply]', async () => {
+    const p = await env.addPerson({ affiliation: 'sensor' });
+    const id = await create({ username: p.username, idnumber: p.id });
+    const file = cliConfig(env.cfg, (c) => { c.targets = { moodle: env.cfg.targets.moodle }; });
+    const x = await tilgangCli(file, ['explain', p.username, '--json']);
+    expect(x.code).toBe(0);
+    const json = JSON.parse(x.stdout) as { personId: string; targets: { target: string; entitlement: { rule: string }; result: { outcome: string } }[] };
+    expect(json.personId).toBe(p.id);
+    expect(json.targets).toEqual([expect.objectContaining({ target: 'moodle', entitlement: { entitled: false, rule: 'affiliation sensor is not in employee, student, affiliate; no request moodle granted' }, result: expect.objectContaining({ outcome: 'PLANNED' }) })]);
+    expect(x.stdout).not.toContain('01810012345');
+
+    const listed = await tilgangCli(file, ['orphans', 'moodle']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(`${p.username}  (account ${id}, person ${p.id})  no longer entitled: affiliation sensor is not in employee, student, affiliate`);
+    expect(listed.stdout).toContain('tilgang orphans moodle --apply');
+    expect(await suspended(id)).toBe(false);
+    const applied = await tilgangCli(file, ['orphans', 'moodle', '--apply']);
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toMatch(new RegExp(`${p.username} .* → disabled\n`));
+    expect(await suspended(id)).toBe(true);
+    const refused = await tilgangCli(file, ['orphans', 'wiseflow']);
+    expect(refused.code).not.toBe(0);
   });
 });
