@@ -16,7 +16,11 @@
  * test site; the seed's way is then not run unless --seed-sample is given). Calls per person are
  * counted on tilgang's side, by web-service function.
  *
- *   npx tsx bench/moodle.ts [--persons 10000] [--seed-sample 1000] [--no-second-pass]
+ * The second pass runs in the same worker, within courseCacheSeconds of the first: the courses'
+ * rosters it reads are those the first pass read (while the courses were empty) and kept in step
+ * with its own enrolments. --cold starts a new worker for it instead, which reads every roster again.
+ *
+ *   npx tsx bench/moodle.ts [--persons 10000] [--seed-sample 1000] [--no-second-pass] [--cold]
  *                           [--url https://moodle.example.org --token TOKEN]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -300,6 +304,7 @@ async function main(): Promise<void> {
   const own = url === '';
   const sampleArg = arg('seed-sample', own ? '1000' : '0');
   const secondPass = !flag('no-second-pass');
+  const cold = flag('cold');
   const token = own ? randomBytes(16).toString('hex') : arg('token', '');
   if (!own && !token) throw new Error('--url needs --token (the web-service token of your Moodle)');
   process.env.TILGANG_BENCH_MOODLE_TOKEN = token;
@@ -328,7 +333,8 @@ async function main(): Promise<void> {
   await setupA.close();
   env.cfg.targets.moodle = { url: moodleUrl, ...block };
   const counts: CallCounts = {};
-  const group = new TargetGroup(env.cfg, env.kafka, countingTarget(counts) as never, { groupId: `bench.${env.id}.moodle` });
+  const newGroup = () => new TargetGroup(env.cfg, env.kafka, countingTarget(counts) as never, { groupId: `bench.${env.id}.moodle` });
+  let group = newGroup();
   const ids = uni.persons.map((p) => p.idautoId);
   const mem = memoryWatch();
   let first: Pass;
@@ -339,8 +345,13 @@ async function main(): Promise<void> {
 tilgang, full reconciliation into an empty Moodle: ${secs(first.ms)}  (${first.results} results, ${first.dlq} dead-lettered)`);
     console.log(`  ${perPerson(first, ids.length)}`);
     if (secondPass) {
-      again = await runtimePass(env, group, ids, counts, false);
-      console.log(`tilgang, the same again (nothing to do): ${secs(again.ms)}  (${again.results} results, ${again.dlq} dead-lettered)`);
+      // --cold: a worker started afresh for the second pass, with nothing remembered (every roster read again).
+      if (cold) {
+        await group.stop();
+        group = newGroup();
+      }
+      again = await runtimePass(env, group, ids, counts, cold);
+      console.log(`tilgang, the same again (nothing to do${cold ? ', a worker started afresh' : ', courses and rosters as the first pass left them in the cache'}): ${secs(again.ms)}  (${again.results} results, ${again.dlq} dead-lettered)`);
       console.log(`  ${perPerson(again, ids.length)}`);
     }
   } finally {
