@@ -33,6 +33,33 @@ const reason = (e: unknown): string => {
   return (e as Error).message ?? String(e);
 };
 
+/**
+ * The field and value an `invalidparameter` refused, as Moodle's debuginfo tells them (only with the
+ * site's debugging on): `users => … username => … the value is "Dave.Accept", the server was
+ * expecting "username" type`, `Missing required key in single structure: email`, `Username already
+ * exists: x`, `Email address is invalid: x`. Undefined when it names none.
+ */
+export function refusedField(debuginfo: string | undefined): { field: string; value?: string; expected?: string } | undefined {
+  if (!debuginfo) return undefined;
+  let m = /(\w+) => Invalid parameter value detected: Invalid external api parameter: the value is "(.*)", the server was expecting "(\w+)" type/s.exec(debuginfo);
+  if (m) return { field: m[1]!, value: m[2]!, expected: m[3]! };
+  if ((m = /Missing required key in single structure: (\w+)/.exec(debuginfo))) return { field: m[1]! };
+  if ((m = /^Username already exists: (.*)$/s.exec(debuginfo))) return { field: 'username', value: m[1]! };
+  if ((m = /^Email address (?:already exists|is invalid): (.*)$/s.exec(debuginfo))) return { field: 'email', value: m[1]! };
+  return undefined;
+}
+
+/** An invalidparameter's text naming the refused field and value, when debuginfo gives them. */
+function invalidParameter(e: MoodleError): string | undefined {
+  const f = refusedField(e.debuginfo);
+  if (!f) return undefined;
+  const what = f.value === undefined ? `${f.field} (missing)` : `${f.field} "${f.value}"`;
+  return `${e.wsfunction} refused ${what}${f.expected ? `: not a valid ${f.expected} value` : ''} (${e.debuginfo})`;
+}
+
+/** The fields a refused user call sent, by name: Moodle without debugging names none of them. */
+const sentFields = (u: object): string => Object.keys(u).filter((k) => k !== 'id').join(', ');
+
 /** Moodle's internal auth plugins need a password or createpassword; the others (saml2, ldap...) none. */
 const INTERNAL_AUTH = new Set(['manual', 'email', 'none', 'nologin']);
 
@@ -93,20 +120,29 @@ export async function applyBatch(items: Item[], s: MoodleSession): Promise<Opera
       const w = warned.get(u.userid);
       for (const ref of u.refs) (w ? fail(ref, `${who(u.i)}: ${w}`) : ok(ref, String(u.userid)));
     }
-  }, (u, e) => { for (const ref of u.refs) fail(ref, `${who(u.i)}: ${reason(e)}`); });
+  }, (u, e) => refusedUpdates.push({ u, e }));
+  const refusedUpdates: { u: (typeof updates)[number]; e: unknown }[] = [];
+  /** An update refused alone (the batch was bisected down to it): with invalidparameter, the field and value when Moodle's debuginfo names them, else the fields sent. */
+  const explainUpdates = () => {
+    for (const { u, e } of refusedUpdates) {
+      const why = e instanceof MoodleError && e.errorcode === 'invalidparameter'
+        ? invalidParameter(e) ?? `${reason(e)}; Moodle names the field only with its debugging on; this person's update alone was refused, sending ${sentFields(u.fields)}`
+        : reason(e);
+      for (const ref of u.refs) fail(ref, `${who(u.i)}: ${why}`);
+    }
+  };
 
   const created = new Map<number, number>(); // item index → new Moodle user id
+  const newUser = (d: Extract<Payload, { action: 'create' }>['user']) => ({
+    username: d.username, auth: d.auth, firstname: d.firstname, lastname: d.lastname, email: d.email,
+    ...(INTERNAL_AUTH.has(d.auth) ? { createpassword: true } : {}),
+    ...(d.idnumber ? { idnumber: d.idnumber } : {}),
+    ...(d.department ? { department: d.department } : {}),
+    ...(d.institution ? { institution: d.institution } : {}),
+    ...(cfg.heldBy.studentIdField && d.studentId ? { customfields: [{ type: cfg.heldBy.studentIdField, value: d.studentId }] } : {}),
+  });
   const runCreates = () => sendBatches(creates, async (batch) => {
-    const r = await s.ws.call<MoodleCreatedUser[]>('core_user_create_users', {
-      users: batch.map(({ payload: { user: d } }) => ({
-        username: d.username, auth: d.auth, firstname: d.firstname, lastname: d.lastname, email: d.email,
-        ...(INTERNAL_AUTH.has(d.auth) ? { createpassword: true } : {}),
-        ...(d.idnumber ? { idnumber: d.idnumber } : {}),
-        ...(d.department ? { department: d.department } : {}),
-        ...(d.institution ? { institution: d.institution } : {}),
-        ...(cfg.heldBy.studentIdField && d.studentId ? { customfields: [{ type: cfg.heldBy.studentIdField, value: d.studentId }] } : {}),
-      })),
-    });
+    const r = await s.ws.call<MoodleCreatedUser[]>('core_user_create_users', { users: batch.map(({ payload: { user: d } }) => newUser(d)) });
     batch.forEach((c, k) => {
       const id = r[k]?.id;
       if (id === undefined) return fail(c.ref, `${who(c.ref.i)}: core_user_create_users returned no id`);
@@ -128,7 +164,10 @@ export async function applyBatch(items: Item[], s: MoodleSession): Promise<Opera
         ...byName.map((a) => `the username ${d.username} is already held by the Moodle account ${accountName(a)}`),
         ...byMail.map((a) => `the e-mail address is already held by the Moodle account ${accountName(a)}`),
       ];
+      const named = invalidParameter(e);
       if (held.length) why = `core_user_create_users refused: ${held.join('; ')}`;
+      else if (named) why = named;
+      else why = `${reason(e)}; Moodle names the field only with its debugging on; this person's account alone was refused, sending ${sentFields(newUser(d))}`;
     }
     fail(c.ref, `${who(c.ref.i)}: ${why}`);
   });
@@ -182,7 +221,7 @@ export async function applyBatch(items: Item[], s: MoodleSession): Promise<Opera
   // All settled before a failure is passed on: the runtime's retry re-reads, and must not overlap calls still in flight.
   // A role is taken away only after the new one was given (an enrolment keeps at least one role).
   const settled = await Promise.allSettled([
-    runUpdates(), runCreates().then(explainCreates).then(runEnrols).then(runUnassigns), runUnenrols(),
+    runUpdates().then(explainUpdates), runCreates().then(explainCreates).then(runEnrols).then(runUnassigns), runUnenrols(),
   ]);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
