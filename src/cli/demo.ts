@@ -24,11 +24,12 @@ async function hasPeople(cfg: Config): Promise<boolean> {
  * writeback's writes. Not the cookie: it moves with every write to the directory, also the ones
  * the producer passes over (the writeback's own, other subtrees), and would reprint the line.
  */
-export function statusLine(r: Pick<Running, 'producer' | 'groups' | 'writeback'> & Partial<Pick<Running, 'coursesProducer'>>): string {
+export function statusLine(r: Pick<Running, 'producer' | 'groups' | 'writeback'> & Partial<Pick<Running, 'coursesProducer' | 'history'>>): string {
   const p = r.producer?.stats;
   const groups = r.groups.map((g) => `${g.target.name}: ${g.counts.results} results, ${g.counts.dlq} dead-lettered`).join('; ');
   const courses = r.coursesProducer ? `courses producer: ${r.coursesProducer.stats.published} events; ` : '';
-  return `producer: ${p?.published ?? 0} events; ${courses}${groups || 'no target groups'}; writeback: ${r.writeback?.counts.writes ?? 0} status writes`;
+  const stored = r.history ? `; results store: ${r.history.counts.inserted} recorded` : '';
+  return `producer: ${p?.published ?? 0} events; ${courses}${groups || 'no target groups'}; writeback: ${r.writeback?.counts.writes ?? 0} status writes${stored}`;
 }
 
 /** A check to call as often as wanted: it prints the line only when it differs from the last one printed. */
@@ -74,7 +75,8 @@ export async function runDemo(cfg: Config, o: { persons: number; reseed?: boolea
   if (!targets.length) console.log('no targets enabled in the configuration: the producer and the writeback run alone');
 
   const r = await startRoles(cfg, 'all');
-  console.log(`running: producer, ${r.coursesProducer ? 'courses producer, ' : ''}${targets.map((t) => `target ${t.name}`).join(', ') || 'no targets'}, writeback; metrics on :${cfg.runtime.metricsPort}/metrics. Ctrl-C stops.`);
+  console.log(`running: producer, ${r.coursesProducer ? 'courses producer, ' : ''}${targets.map((t) => `target ${t.name}`).join(', ') || 'no targets'}, writeback, results store; metrics on :${cfg.runtime.metricsPort}/metrics. Ctrl-C stops.`);
+  console.log('in another terminal: tilgang status, tilgang history <username>, tilgang plan --all, tilgang sync --all --wait');
   const status = onChange(() => statusLine(r), (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`));
   const tick = setInterval(status, 1000);
 

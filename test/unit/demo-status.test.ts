@@ -15,6 +15,8 @@ describe('demo status line', () => {
     expect(statusLine({ groups: [] } as unknown as Parts)).toBe('producer: 0 events; no target groups; writeback: 0 status writes');
     expect(statusLine({ ...running(12, 'x', 10, 1, 9), coursesProducer: { stats: { published: 40 } } } as unknown as Parts))
       .toBe('producer: 12 events; courses producer: 40 events; moodle: 10 results, 1 dead-lettered; writeback: 9 status writes');
+    expect(statusLine({ ...running(12, 'x', 10, 1, 9), history: { counts: { inserted: 10 } } } as unknown as Parts))
+      .toBe('producer: 12 events; moodle: 10 results, 1 dead-lettered; writeback: 9 status writes; results store: 10 recorded');
   });
 
   it('prints only when something changed, however often it is checked; a moving cookie alone is no change', () => {
