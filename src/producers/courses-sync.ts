@@ -17,6 +17,8 @@ export interface CoursesSyncOptions {
   targets?: string[];
   /** The clock (tests and rehearsals pick the date): which semesters are in scope for --all. */
   now?: Date;
+  /** What the events say published them (default cli). */
+  source?: string;
 }
 
 export interface CoursesSyncSummary { runId: string; published: number; scope: Semester[] }
@@ -40,7 +42,7 @@ export async function coursesSync(cfg: Config, kafka: Kafka, o: CoursesSyncOptio
     await ensureTopicsOn(kafka, [{ topic: cfg.kafka.topics.courseChanged, partitions: cfg.kafka.partitions }]);
     await publisher.connect();
     const run: CourseRun = {
-      runId, mode: o.all ? 'SNAPSHOT' : 'REPROCESS', logOnly: !!o.logOnly, skipUsers: !!o.skipUsers, targets: o.targets?.length ? o.targets : null, source: 'cli',
+      runId, mode: o.all ? 'SNAPSHOT' : 'REPROCESS', logOnly: !!o.logOnly, skipUsers: !!o.skipUsers, targets: o.targets?.length ? o.targets : null, source: o.source ?? 'cli',
     };
     const ids = [...topics.keys()];
     for (let i = 0; i < ids.length; i += 500) {

@@ -24,7 +24,7 @@ export interface CourseChanged {
   skipUsers?: boolean;
   /** Only these targets act on the event; null means all. */
   targets?: null | Array<string>;
-  /** catalogue, cli. */
+  /** catalogue, cli, schedule. */
   source?: string;
 }
 

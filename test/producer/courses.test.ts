@@ -4,6 +4,8 @@ import { ensureTopicsOn } from '../../src/lib/kafka.js';
 import { migrate } from '../../src/mv/migrate.js';
 import { CoursesProducer } from '../../src/producers/courses-producer.js';
 import { coursesSync } from '../../src/producers/courses-sync.js';
+import { scheduledReconciliation } from '../../src/consumers/scheduled.js';
+import type { AnyTarget } from '../../src/spi/index.js';
 import type { CourseChanged } from '../../src/schemas/generated.js';
 import { Collector, eventually, testEnv, type TestEnv } from '../support/env.js';
 
@@ -108,6 +110,18 @@ describe('courses producer', () => {
       ['1120:H26A:1', 'SNAPSHOT', all.runId], ['1120:V26A:1', 'SNAPSHOT', all.runId], ['1120:V26B:1', 'SNAPSHOT', all.runId],
     ]);
     await expect(coursesSync(env.cfg, env.kafka, { sourceId: '1120:NOPE:1' })).rejects.toThrow(/no topic 1120:NOPE:1/);
+  });
+
+  it('the scheduled reconciliation publishes every course in scope too, when a target consumes the course stream', async () => {
+    const before = events.messages.length;
+    const none = await scheduledReconciliation(env.cfg, env.kafka, [{ name: 'people-only' } as AnyTarget], { peopleDn: env.peopleDn });
+    expect(none.courses).toBeUndefined();
+    const run = await scheduledReconciliation(env.cfg, env.kafka, [{ name: 'courses', stream: 'course' } as AnyTarget], { peopleDn: env.peopleDn });
+    expect(run.courses?.published).toBeGreaterThan(0);
+    await events.until((m) => m.length >= before + run.courses!.published, 30_000, 'scheduled course events');
+    const evs = (await decoded()).slice(before);
+    expect(evs).toHaveLength(run.courses!.published);
+    expect(new Set(evs.map((e) => `${e.changeType}|${e.runId}|${e.source}`))).toEqual(new Set([`SNAPSHOT|${run.courses!.runId}|schedule`]));
     await expect(coursesSync(env.cfg, env.kafka, {})).rejects.toThrow(/--source-id .* or --all/);
   });
 });
