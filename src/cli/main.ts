@@ -17,7 +17,7 @@ import { explain, formatExplain } from '../consumers/explain.js';
 import { canListManaged, formatOrphans, orphans } from '../consumers/orphans.js';
 import { checkedConfig, requireTargets, runWasPublished, UsageError } from './checks.js';
 import { runDemo } from './demo.js';
-import { formatStatus, statusSnapshot } from '../consumers/status.js';
+import { formatStatus, groupLag, statusSnapshot } from '../consumers/status.js';
 import { HistoryStore } from '../history/store.js';
 import { formatPlanAll, planAll } from '../consumers/plan-all.js';
 import { parseBound, replay } from '../producers/replay.js';
@@ -371,7 +371,16 @@ program.command('report').argument('<run-id>').description('a run from the resul
     try {
       await store.ensure();
       const r = await runReport(store, runId);
-      if (r) return console.log(o.json ? JSON.stringify({ ...r, counters: Object.fromEntries(r.counters) }, null, 2) : formatRunReport(r));
+      if (r && o.json) return console.log(JSON.stringify({ ...r, counters: Object.fromEntries(r.counters) }, null, 2));
+      if (r) {
+        console.log(formatRunReport(r));
+        // In flight may be the store behind the results topic, not the targets behind their events: say which.
+        if (r.state !== 'done') {
+          const lag = await storeLag(cfg).catch(() => undefined);
+          if (lag) console.log(`  the results store is ${lag} result(s) behind the results topic: some of these may be done`);
+        }
+        return;
+      }
       // Not recorded (published while the store could not be reached, or by an older version): the topic says whether it exists.
       await requireReachable(cfg, ['kafka', 'registry']);
       const kafka = makeKafka(cfg);
@@ -383,6 +392,17 @@ program.command('report').argument('<run-id>').description('a run from the resul
       await store.close();
     }
   });
+
+/** How many results the results store has not yet recorded (its group's lag). */
+async function storeLag(cfg: Config): Promise<number> {
+  const admin = makeKafka(cfg).admin();
+  await admin.connect();
+  try {
+    return (await groupLag(admin, cfg.history.groupId, cfg.kafka.topics.provisioningResult)).lag;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
 
 /** Follows a run until every target answered every event (Ctrl-C stops following, not the run), then prints its report. */
 async function waitAndReport(cfg: Config, runId: string): Promise<void> {
