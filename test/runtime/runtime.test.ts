@@ -277,7 +277,7 @@ describe('consumer runtime with a PostgreSQL-backed test target', () => {
     expect(x.targets.map((t) => t.result)).toEqual([expect.objectContaining({ target: 'pgtest', outcome: 'PLANNED', entitled: true })]);
     const text = formatExplain(x);
     expect(text).toContain(`person ${p.id} (${p.username})`);
-    expect(text).toMatch(/pgtest: would change \(entitled\)\n {4}create\n {6}username: ∅ → /);
+    expect(text).toMatch(/pgtest: would change \(entitled\)\n {4}entitlement: entitled: affiliation student is in student, employee\n {4}create\n {6}username: ∅ → /);
     expect(await account(p.id)).toBeUndefined();
     await expect(explain(env.cfg, [pgTarget], 'username', 'ingen-slik')).rejects.toThrow(/no person in the directory has username=ingen-slik/);
   });
