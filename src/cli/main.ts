@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, type Config } from '../config.js';
+import { COURSE_STREAM } from '../spi/index.js';
 import type { FaultSettingsInput } from '../lib/faults.js';
 import { dlqTopic, readDeadLetters, redrive, WRITEBACK } from '../consumers/dlq.js';
 import { MassChangeGuard } from '../consumers/guard.js';
@@ -252,9 +253,11 @@ dlq.command('redrive').argument('<target>', 'a target name, or writeback').actio
   const cfg = await config();
   requireTargets(cfg, [target], { also: [WRITEBACK] });
   await requireReachable(cfg, ['kafka', 'registry']);
-  const r = await redrive(cfg, makeKafka(cfg), target);
+  const stream = target === WRITEBACK ? undefined : (await getTarget(target)).stream;
+  const r = await redrive(cfg, makeKafka(cfg), target, { stream });
   const to = target === WRITEBACK ? 'their targets (the new results are written back)' : target;
-  console.log(r.people ? `run ${r.runId}: ${r.people} person(s) sent back to ${to}` : 'nothing to redrive');
+  const what = stream === COURSE_STREAM ? 'course(s)' : 'person(s)';
+  console.log(r.people ? `run ${r.runId}: ${r.people} ${what} sent back to ${to}` : 'nothing to redrive');
   if (r.unaddressed) console.log(`${r.unaddressed} letter(s) name no person or no target (bytes that were not an event): marked done, nothing to send back`);
 });
 

@@ -2,7 +2,9 @@ import type { Kafka } from 'kafkajs';
 import type { Config } from '../config.js';
 import type { TopicSpec } from '../lib/kafka.js';
 import { readToEnd } from '../lib/read-to-end.js';
+import { courseEvent, CourseEventPublisher } from '../producers/course-publisher.js';
 import { newRunId, reprocessForTarget } from '../producers/publisher.js';
+import { COURSE_STREAM, PERSON_STREAM } from '../spi/index.js';
 import type { ProvisioningResult } from '../schemas/generated.js';
 
 /** The dead-letter topic of a target or of the writeback, after the environment's kafka.prefix. */
@@ -78,14 +80,16 @@ export async function readDeadLetters(kafka: Kafka, target: string, topicName?: 
  * send each person back to the target whose result was not recorded: its new result is written
  * back. Letters naming no person (bytes that were not an event) or no target have nothing to redo.
  */
-export async function redrive(cfg: Config, kafka: Kafka, target: string, opts: { personChangedTopic?: string; dlq?: string } = {}): Promise<{ runId: string; people: number; unaddressed: number }> {
+export async function redrive(cfg: Config, kafka: Kafka, target: string, opts: { personChangedTopic?: string; dlq?: string; stream?: string } = {}): Promise<{ runId: string; people: number; unaddressed: number }> {
   const topic = opts.dlq ?? dlqTopic(target, cfg.kafka.prefix);
   const { letters, end } = await readDeadLetters(kafka, target, topic, cfg.kafka.prefix);
   const runId = newRunId();
   const { byTarget, unaddressed } = redriveTargets(target, letters);
   let people = 0;
   for (const [to, ids] of byTarget) {
-    await reprocessForTarget(kafka, cfg, ids, to, { runId, source: 'dlq-redrive', topic: opts.personChangedTopic });
+    // A target of the course stream gets its courses back on course.changed; every other, its people on person.changed.
+    if ((opts.stream ?? PERSON_STREAM) === COURSE_STREAM && to === target) await redriveCourses(kafka, cfg, ids, to, runId);
+    else await reprocessForTarget(kafka, cfg, ids, to, { runId, source: 'dlq-redrive', topic: opts.personChangedTopic });
     people += ids.length;
   }
   const admin = kafka.admin();
@@ -111,4 +115,16 @@ export function redriveTargets(owner: string, letters: Pick<DeadLetter, 'personI
     sets.set(to, (sets.get(to) ?? new Set()).add(l.personId));
   }
   return { byTarget: new Map([...sets].map(([t, ids]) => [t, [...ids]])), unaddressed };
+}
+
+/** REPROCESS course events for these topics (source ids), addressed to one target only. */
+async function redriveCourses(kafka: Kafka, cfg: Config, sourceIds: string[], target: string, runId: string): Promise<void> {
+  const pub = new CourseEventPublisher(kafka, cfg, `tilgang.dlq-redrive.${runId}`);
+  await pub.connect();
+  try {
+    const run = { runId, mode: 'REPROCESS' as const, logOnly: false, skipUsers: false, targets: [target], source: 'dlq-redrive' };
+    for (let i = 0; i < sourceIds.length; i += 500) await pub.send(sourceIds.slice(i, i + 500).map((id) => courseEvent(id, 'REPROCESS', run)));
+  } finally {
+    await pub.disconnect();
+  }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readDeadLetters, redrive } from '../../src/consumers/dlq.js';
 import { countResults } from '../../src/consumers/report.js';
 import { TargetGroup } from '../../src/consumers/target-group.js';
 import { MoodleClient } from '../../src/lib/moodle/client.js';
@@ -205,6 +206,16 @@ describe('moodle-courses target', () => {
     expect(r.outcome).toBe('FAILED');
     expect(r.error?.message).toContain(`course id ${other!.id} (Hand made, idnumber HAND-1)`);
     expect(courseOf('INF500')).toBeUndefined();
+
+    // The clash resolved by hand, the dead letter redriven: the course comes back on course.changed and is made.
+    await ws.call('core_course_update_courses', { courses: [{ id: other!.id, shortname: 'INF500-HAND' }] });
+    const dlq = `test.${env.id}.moodle-courses.dlq`;
+    await eventually(async () => (await readDeadLetters(env.kafka, 'moodle-courses', dlq)).letters.length > 0, 30_000, 'the dead letter');
+    const re = await redrive(env.cfg, env.kafka, 'moodle-courses', { dlq, stream: 'course' });
+    expect(re.people).toBe(1);
+    const again = (await runResults(re.runId, 1))[0]!;
+    expect(again).toMatchObject({ personId: '1120:INF500:1', outcome: 'APPLIED', mode: 'REPROCESS' });
+    expect(courseOf('INF500')).toBeDefined();
   });
 
   it('two workers making the same category at once make it once: the later one finds the first one\'s by idnumber', async () => {
