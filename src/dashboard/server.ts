@@ -88,8 +88,17 @@ export function createDashboard(d: DashboardDeps): Dashboard {
     }, (e: Error) => log.warn({ err: e.message }, 'dashboard status not sampled; trying again')).finally(() => { sampling = undefined; });
     return sampling;
   };
-  void sample();
-  const timer = setInterval(() => void sample(), d.sampleMs ?? 5_000);
+  // Sampled every sampleMs while someone looks (a request in the last ten minutes), else once a minute.
+  let viewedAt = 0;
+  let sampledAt = 0;
+  const maybeSample = () => {
+    const now = Date.now();
+    if (now - viewedAt > 600_000 && now - sampledAt < 60_000) return;
+    sampledAt = now;
+    void sample();
+  };
+  maybeSample();
+  const timer = setInterval(maybeSample, d.sampleMs ?? 5_000);
   timer.unref();
 
   const runCache = new Map<string, { n: number; counters: Record<string, Record<string, number>> }>();
@@ -181,6 +190,11 @@ export function createDashboard(d: DashboardDeps): Dashboard {
     latest: () => latest,
     async handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://dashboard');
+      if (url.pathname === '/' || url.pathname.startsWith('/api/')) {
+        // Someone is looking: sample at full pace again, starting now.
+        if (Date.now() - viewedAt > 600_000) { viewedAt = Date.now(); maybeSample(); }
+        viewedAt = Date.now();
+      }
       const f = req.method === 'GET' ? FILES[url.pathname] : undefined;
       if (f) {
         res.setHeader('content-type', f.type);
