@@ -4,7 +4,9 @@ import { TargetGroup } from '../../src/consumers/target-group.js';
 import { Collector, decodeResults, eventually, sleep, testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 import { pgAccounts, pgTarget } from '../support/pg-target.js';
 import { CuttableProxy } from '../support/proxy.js';
-import { publishReprocess } from '../support/pipeline.js';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { newRunId, runEvent } from '../../src/producers/publisher.js';
+import { schemaText } from '../../src/schemas/codec.js';
 
 describe('the schema registry cannot be reached while a target group runs', () => {
   let env: TestEnv;
@@ -40,9 +42,15 @@ describe('the schema registry cannot be reached while a target group runs', () =
     await group.start();
     const results = await new Collector(env.kafka, env.cfg.kafka.topics.provisioningResult).start();
     try {
+      // The group registered the topic's schema at start and decodes what it wrote from its cache:
+      // the events come in a newer version of the schema, which it has to ask the registry for.
+      const { runId, messages } = await newerVersionEvents(env, people.map((p) => p.id));
       // The registry goes away under the running group; then the events come.
       await proxy.cut();
-      const runId = await publishReprocess(env, people.map((p) => p.id));
+      const sender = env.kafka.producer();
+      await sender.connect();
+      await sender.send({ topic: env.cfg.kafka.topics.personChanged, messages });
+      await sender.disconnect();
       const garbageKey = `garbage-${env.id}`;
       const raw = env.kafka.producer();
       await raw.connect();
@@ -75,3 +83,17 @@ describe('the schema registry cannot be reached while a target group runs', () =
     }
   }, 240_000);
 });
+
+/** Events of a run encoded with a second version of PersonChanged (one optional field more), registered for the test's topic. */
+async function newerVersionEvents(env: TestEnv, ids: string[]): Promise<{ runId: string; messages: { key: string; value: Buffer }[] }> {
+  const schema = JSON.parse(schemaText('PersonChanged')) as { fields: unknown[] };
+  schema.fields.push({ name: 'testOnly', type: ['null', 'string'], default: null, doc: 'A field only this test writes.' });
+  const registry = new SchemaRegistry({ host: env.cfg.registry.url });
+  const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject: `${env.cfg.kafka.topics.personChanged}-value` });
+  const runId = newRunId();
+  const messages = await Promise.all(ids.map(async (pid) => ({
+    key: pid,
+    value: await registry.encode(id, { ...runEvent(pid, { runId, mode: 'REPROCESS', logOnly: false, targets: null, source: 'test' }), testOnly: null }),
+  })));
+  return { runId, messages };
+}
