@@ -212,13 +212,16 @@ export class ChangelogProducer {
    */
   private async follow(reader: AccesslogReader, state: ProducerState | undefined): Promise<ProducerState | undefined> {
     const pages = reader.pages(state?.cookie, this.pageSize);
-    let next: Promise<IteratorResult<Entry[]>> | undefined = pages.next();
+    // A page read ahead may fail (the connection dropped) while a commit is awaited: that failure is
+    // taken when the page is awaited, and must not count as unhandled meanwhile, which ends the process.
+    const readAhead = () => { const p = pages.next(); p.catch(() => {}); return p; };
+    let next: Promise<IteratorResult<Entry[]>> | undefined = readAhead();
     let sending: Promise<ProducerState> | undefined;
     let cookie = state?.cookie;
     try {
       while (next) {
         const r: IteratorResult<Entry[]> = await next;
-        next = r.done || this.stopping ? undefined : pages.next();
+        next = r.done || this.stopping ? undefined : readAhead();
         if (r.done) break;
         if (!r.value.length) continue;
         this.lastChangeAt = Date.now();

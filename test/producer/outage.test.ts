@@ -43,4 +43,32 @@ describe('the directory goes away and comes back', () => {
       await proxy.cut();
     }
   }, 120_000);
+  it('survives the connection dropping while it reads a page ahead and a commit is in flight', async () => {
+    const local = await testEnv('outage-ahead');
+    const proxy = new CuttableProxy(Number(new URL(local.cfg.directory.url).port));
+    const port = await proxy.open();
+    const cfg = structuredClone(local.cfg);
+    cfg.directory.url = `ldap://127.0.0.1:${port}`;
+    const events = await new Collector(local.kafka, local.cfg.kafka.topics.personChanged).start();
+    // Slow commits of small pages: most of the time a commit is awaited while the next page is read.
+    const producer = new ChangelogProducer(cfg, local.kafka, { name: local.id, pollMs: 50, pageSize: 5, inTransaction: () => new Promise((r) => setTimeout(r, 150)) });
+    await producer.start();
+    try {
+      await eventually(async () => producer.stats.healthy, 20_000, 'first snapshot done');
+      const people: { id: string }[] = [];
+      for (let i = 0; i < 60; i++) people.push(await local.addPerson({}));
+      await eventually(async () => producer.stats.published >= 10, 30_000, 'publishing the backlog');
+      await proxy.cut();
+      await eventually(async () => !producer.stats.healthy, 20_000, 'unhealthy');
+      await proxy.open(port);
+      await events.until((m) => people.every((p) => m.some((x) => x.key?.toString() === p.id)), 60_000, 'every change after the cut');
+      const adds = (await decodeEvents(local, events.messages)).filter((e) => e.changeType === 'ADD');
+      for (const p of people) expect(adds.filter((e) => e.personId === p.id)).toHaveLength(1);
+    } finally {
+      await producer.stop();
+      await events.stop();
+      await proxy.cut();
+      await local.close();
+    }
+  }, 120_000);
 });
