@@ -282,6 +282,8 @@ async function main(): Promise<void> {
     (sd ? `${((sd.create + sd.update) / (t.create + t.update)).toFixed(1)}x faster than the seed's way` : 'the seed\'s way not run'));
 
   if (!process.env.BENCH_KEEP) {
+    // The DC drops a connection idle for the length of a run; ldapts reconnects it unbound.
+    await admin.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
     const { searchEntries } = await admin.search(base, { scope: 'sub', attributes: ['1.1'], paged: { pageSize: 1000 } });
     const dns = searchEntries.map((e) => e.dn).sort((a, b) => b.split(',').length - a.split(',').length);
     const leaves = dns.filter((d) => d.startsWith('CN='));
