@@ -36,7 +36,8 @@ describe('filter builder (RFC 4515)', () => {
 // escaped commas and plus signs come back as DNs the parser reads.
 describe('filters and DNs against the directory', () => {
   const cfg = loadConfig('tilgang.example.yaml').directory;
-  const base = `ou=test-filter-${randomBytes(4).toString('hex')},${cfg.peopleDn}`;
+  // Beside the people base, not in it: a running demo watches the people base and would log every entry.
+  const base = `ou=test-filter-${randomBytes(4).toString('hex')},ou=Tests,${cfg.suffix}`;
   let admin: Client;
   const people = [
     { cn: 'Doe, John', sn: '*' },
@@ -49,6 +50,7 @@ describe('filters and DNs against the directory', () => {
   beforeAll(async () => {
     admin = new Client({ url: cfg.url, timeout: 10_000 });
     await admin.bind(cfg.adminDn!, readSecret(cfg.adminPassword!, 'admin'));
+    await admin.add(`ou=Tests,${cfg.suffix}`, { objectClass: ['top', 'organizationalUnit'], ou: 'Tests' }).catch(() => {});
     await admin.add(base, { objectClass: ['organizationalUnit'], ou: rdnValue(base, 'ou')! });
     for (const p of people) await admin.add(childDn('cn', p.cn, base), { objectClass: ['person'], cn: p.cn, sn: p.sn });
   });
