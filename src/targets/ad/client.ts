@@ -69,7 +69,9 @@ export function adError(e: unknown, person: string, what: string, attribute?: st
   if (e instanceof TransientError || e instanceof TerminalError) return e;
   const msg = `person ${person}, target ad: ${what}: ${adMessage(e)}`;
   if (e instanceof BusyError || e instanceof UnavailableError) return new TransientError(msg, e instanceof BusyError ? 'busy' : 'unavailable');
-  if (isTransient(e) || /socket|closed|ECONN|timeout/i.test(adMessage(e))) return new TransientError(msg, 'connection');
+  // ldapts says "Operation timed out" when the DC did not answer in time: the write may have
+  // happened or not, so it is retried after a fresh read, like a dropped connection.
+  if (isTransient(e) || /socket|closed|ECONN|timeout|timed out/i.test(adMessage(e))) return new TransientError(msg, 'connection');
   if (e instanceof AlreadyExistsError) return new TransientError(`${msg} (the name was taken meanwhile; read again)`, 'already-exists');
   if (e instanceof NoSuchObjectError) return new TransientError(`${msg} (moved or removed meanwhile; read again)`, 'no-such-object');
   if (e instanceof ConstraintViolationError) {
