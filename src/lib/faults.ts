@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { mulberry32 } from './mulberry32.js';
 
 const rate = z.number().min(0).max(1).default(0);
 
@@ -28,18 +29,6 @@ export type FaultSettingsInput = z.input<typeof faultSettings>;
 export type FaultKind = 'error5xx' | 'tooMany' | 'timeout' | 'lostAnswer' | 'slow';
 export const FAULT_KINDS: readonly FaultKind[] = ['error5xx', 'tooMany', 'timeout', 'lostAnswer', 'slow'];
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface FaultInjector {
   /** Requests seen, and the faults injected by kind. */
   readonly counts: Record<FaultKind | 'requests', number>;
@@ -53,13 +42,13 @@ export interface FaultInjector {
 
 export function faultInjector(initial?: FaultSettingsInput | null): FaultInjector {
   let s: FaultSettings | null = null;
-  let draw = generator(1);
+  let draw = mulberry32(1);
   const counts: Record<FaultKind | 'requests', number> = { requests: 0, error5xx: 0, tooMany: 0, timeout: 0, lostAnswer: 0, slow: 0 };
   const self: FaultInjector = {
     counts,
     set(settings) {
       s = settings ? faultSettings.parse(settings) : null;
-      draw = generator(s?.seed ?? 1);
+      draw = mulberry32(s?.seed ?? 1);
     },
     next() {
       counts.requests++;

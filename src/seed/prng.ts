@@ -1,17 +1,6 @@
-/**
- * A small seeded PRNG, so that one seed value always yields the same university, byte for byte.
- * mulberry32: 32-bit state, fast, good enough for sample data (not for anything secret).
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../lib/mulberry32.js';
+
+export { mulberry32 };
 
 export class Rng {
   private readonly next: () => number;

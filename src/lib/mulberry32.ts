@@ -1,0 +1,14 @@
+/**
+ * A small seeded PRNG, so that one seed value always yields the same sequence (sample data, injected
+ * faults). mulberry32: 32-bit state, fast, uniform in [0, 1); good enough for that, not for anything secret.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
