@@ -14,7 +14,7 @@ import { EventCodec, isRegistryUnreachable } from '../schemas/codec.js';
 import type { PersonChanged, ProvisioningResult } from '../schemas/generated.js';
 import { backoffDelay, sleep } from '../lib/backoff.js';
 import { dlqMessage, dlqTopic, dlqTopicSpec } from './dlq.js';
-import { isTransient, TransientError } from '../spi/index.js';
+import { isThrottled, isTransient, TransientError } from '../spi/index.js';
 import { MassChangeGuard, type GuardSettings } from './guard.js';
 import { Availability } from './availability.js';
 import { checkTarget } from './check.js';
@@ -485,13 +485,18 @@ export class TargetGroup {
         // The target answered during this last attempt (another call, or its check): these people's
         // failure is their own, and waiting for the target would hold everyone behind them.
         // Dead-letter them. A target that went down answers nothing after it did.
-        if (dependency === 'target' && (this.lastAnswerAt >= began || await this.targetAnswers())) {
-          for (const r of retry) {
+        // A target asking to slow down (429, Retry-After) says nothing about the people it refused:
+        // they wait with the rest, as in an outage (seen: course lookups of a wave rate-limited).
+        const own = retry.filter((r) => !isThrottled(r.err));
+        if (dependency === 'target' && own.length && (this.lastAnswerAt >= began || await this.targetAnswers())) {
+          for (const r of own) {
             out[r.i] = { result: failedResult(r.e, this.stream.key(r.e), this.target.name, Date.now(), r.err, this.deps.secrets), attempts: attempt };
             this.log.error({ person: this.stream.key(r.e), err: (r.err as Error).message, attempts: attempt }, 'retries exhausted while the target answers: dead-lettered');
           }
-          this.availability.available();
-          return out;
+          if (own.length === retry.length) {
+            this.availability.available();
+            return out;
+          }
         }
         this.log.warn({ people: retry.length, attempts: attempt, dependency, err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
         this.availability.unavailable(dependency, err.message);

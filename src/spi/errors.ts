@@ -17,6 +17,14 @@ export class TerminalError extends Error {
   }
 }
 
+/**
+ * A server that asked to be called less (429, or an answer with Retry-After): it says nothing about
+ * the person whose call it refused, so that person is never dead-lettered for it.
+ */
+export function isThrottled(e: unknown): boolean {
+  return e instanceof TransientError && (e.retryAfterMs !== undefined || (e as { status?: number }).status === 429);
+}
+
 /** A network-level failure (reset, refused, timeout) is worth another try; a bug is not. */
 export function isTransient(e: unknown): boolean {
   if (e instanceof TransientError) return true;

@@ -44,7 +44,7 @@ async function createTables(url: string, schema: string): Promise<pg.Pool> {
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema};
     CREATE TABLE IF NOT EXISTS ${schema}.accounts (person_id text, username text, mail text, given_name text, sn text, enabled boolean);
     CREATE TABLE IF NOT EXISTS ${schema}.effects (seq bigserial, person_id text, event_id text, kind text, started_at timestamptz, finished_at timestamptz);
-    CREATE TABLE IF NOT EXISTS ${schema}.faults (person_id text PRIMARY KEY, transient int NOT NULL DEFAULT 0, terminal boolean NOT NULL DEFAULT false);`);
+    CREATE TABLE IF NOT EXISTS ${schema}.faults (person_id text PRIMARY KEY, transient int NOT NULL DEFAULT 0, terminal boolean NOT NULL DEFAULT false, throttled int NOT NULL DEFAULT 0);`);
   return pool;
 }
 
@@ -91,6 +91,8 @@ export const pgTarget: Target<Cfg, Desired, Account[], Account, Client> = {
     if (terminal) throw new TerminalError(`the system refused person ${person.id}: field mail`, 'refused', 'mail');
     const transient = (await c.pool.query(`UPDATE ${c.s}.faults SET transient = transient - 1 WHERE person_id = $1 AND transient > 0`, [person.id])).rowCount;
     if (transient) throw new TransientError('connection reset by the test system', 'ECONNRESET');
+    const throttled = (await c.pool.query(`UPDATE ${c.s}.faults SET throttled = throttled - 1 WHERE person_id = $1 AND throttled > 0`, [person.id])).rowCount;
+    if (throttled) throw new TransientError('the test system asks to slow down (HTTP 429)', 'http-429', 20);
     if (ctx.config.applyDelayMs) await new Promise((r) => setTimeout(r, Math.random() * ctx.config.applyDelayMs));
     const out: OperationResult[] = [];
     // The change and its record in the effect log commit together, so a crash cannot split them.
