@@ -480,8 +480,7 @@ export class TargetGroup {
       if (!retry.length) break;
       if (attempt > maxRetries || ctl.halted()) {
         if (ctl.halted()) return out;
-        const err = retry[0]!.err as Error;
-        const dependency = dependencyOf(err);
+        const dependency = dependencyOf(retry[0]!.err);
         // The target answered during this last attempt (another call, or its check): these people's
         // failure is their own, and waiting for the target would hold everyone behind them.
         // Dead-letter them. A target that went down answers nothing after it did.
@@ -498,7 +497,10 @@ export class TargetGroup {
             return out;
           }
         }
-        this.log.warn({ people: retry.length, attempts: attempt, dependency, err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
+        // Those not dead-lettered above wait: the dependency is down, or the target asks to slow down.
+        const waiting = retry.filter((r) => !out[r.i]);
+        const err = waiting[0]!.err as Error;
+        this.log.warn({ people: waiting.length, attempts: attempt, dependency, err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
         this.availability.unavailable(dependency, err.message);
         return out;
       }
