@@ -3,6 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { AlreadyExistsError, Client } from 'ldapts';
 import { loadConfig, readSecret, type Config } from '../src/config.js';
 import { ensureTopics, makeKafka } from '../src/lib/kafka.js';
+import { migrate } from '../src/mv/migrate.js';
 import { up } from '../src/stack/index.js';
 
 /** A benchmark's own topics and directory subtree on the local stack, like a test's. */
@@ -17,6 +18,8 @@ export async function benchEnv(name: string) {
   cfg.runtime.stateSchema = `bench_rt_${id.replace(/[^a-z0-9]/g, '_')}`;
   cfg.runtime.metricsPort = 0;
   cfg.runtime.instanceId = id;
+  // On a machine where neither the demo nor the tests ran yet, MV's database and schema do not exist.
+  await migrate(cfg.mv.url, cfg.mv.schema);
   const kafka = makeKafka(cfg, `bench-${id}`);
   const admin = kafka.admin();
   await admin.connect();
