@@ -126,12 +126,22 @@ async function aptInstall(missing: string[]): Promise<void> {
 }
 
 async function provision(): Promise<void> {
-  if (existsSync(confFile()) && existsSync(join(sambaDir(), 'private', 'sam.ldb'))) return;
+  if (existsSync(confFile()) && existsSync(join(sambaDir(), 'private', 'sam.ldb'))) return ensureNoSync();
   const t0 = Date.now();
   sambaSecrets();
   const r = await run('sh', [join(scriptDir, 'provision.sh'), sambaDir(), secretFile('samba-admin')]);
   if (r.code !== 0) throw new Error(`provisioning the Samba domain failed:\n${tail(r.output, 20)}`);
   log.info({ service: NAME, ms: Date.now() - t0 }, 'provisioned the domain');
+}
+
+/**
+ * A domain provisioned before provision.sh set `ldb:nosync` gets it too (read at the DC's start).
+ * Without it every write waits on the disk: a modify took 8 ms instead of 2 on these machines.
+ */
+function ensureNoSync(): void {
+  const conf = readFileSync(confFile(), 'utf8');
+  if (/^\s*ldb:nosync\s*=/m.test(conf)) return;
+  writeFileSync(confFile(), conf.replace(/^\[global\]$/m, '[global]\n\tldb:nosync = true'));
 }
 
 const one = (v: Entry[string] | undefined): string => {
