@@ -101,3 +101,26 @@ export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
+
+/**
+ * One figure of a benchmark, printed on stdout as `BENCH-FIGURE {json}`: `npm run bench` gathers
+ * these into its report's summary table, so each benchmark states its own numbers and goals.
+ */
+export interface Figure {
+  /** The benchmark part (e.g. "latency"). */
+  part: string;
+  /** What was measured (e.g. "p99 at 50 changes/s, moodle"). */
+  name: string;
+  value: number;
+  /** "ms", "changes/s", "%", "MB", "×", "s"… */
+  unit: string;
+  /** The goal, in words (e.g. "< 300 ms"), when the issue sets one. */
+  goal?: string;
+  /** Whether the goal was met, when there is one. */
+  met?: boolean;
+  /** The conditions (people, rate, processes…) that make the figure comparable. */
+  note?: string;
+}
+export function figure(f: Figure): void {
+  console.log(`BENCH-FIGURE ${JSON.stringify(f)}`);
+}
