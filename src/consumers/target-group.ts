@@ -429,8 +429,10 @@ export class TargetGroup {
    * re-planning them, so a retry never repeats an effect that already happened). A person whose
    * failure stays transient past the retries is left unfinished (undefined), not dead-lettered:
    * the group pauses and probes until the dependency answers again.
+   *
+   * `alone`: the wave is one person retried by itself (see below), so its failures are its own.
    */
-  private async reconcileWave(events: StreamEvent[], ctl: BatchControl): Promise<(WaveResult | undefined)[]> {
+  private async reconcileWave(events: StreamEvent[], ctl: BatchControl, alone = false): Promise<(WaveResult | undefined)[]> {
     const out = new Array<WaveResult | undefined>(events.length);
     let pending = events.map((e, i) => ({ e, i }));
     const rt = this.cfg.runtime;
@@ -488,20 +490,30 @@ export class TargetGroup {
         // they wait with the rest, as in an outage (seen: course lookups of a wave rate-limited).
         const own = retry.filter((r) => !isThrottled(r.err));
         if (dependency === 'target' && own.length && (this.lastAnswerAt >= began || await this.targetAnswers())) {
-          for (const r of own) {
-            out[r.i] = { result: failedResult(r.e, this.stream.key(r.e), this.target.name, Date.now(), r.err, this.deps.secrets), attempts: attempt };
-            this.log.error({ person: this.stream.key(r.e), err: (r.err as Error).message, attempts: attempt }, 'retries exhausted while the target answers: dead-lettered');
-          }
-          if (own.length === retry.length) {
-            this.availability.available();
-            return out;
+          // A failure shared by a batched call is no evidence against any one of its people: one lost
+          // answer or 503 fails every person of a create_users call, and a batch unlucky in each of its
+          // attempts would be dead-lettered whole (seen: 43 people for one injected lost answer). Each
+          // is retried by itself first; what still fails alone, while the target answers, is its own.
+          if (!alone && pending.length > 1) {
+            this.log.warn({ people: own.length, attempts: attempt, err: (own[0]!.err as Error).message }, 'retries exhausted in a shared call: retrying each person alone');
+            const single = await mapLimit(own, this.cfg.runtime.concurrency, (r) => this.reconcileWave([r.e], ctl, true));
+            own.forEach((r, k) => { const w = single[k]![0]; if (w) out[r.i] = { ...w, attempts: w.attempts + attempt }; });
+          } else {
+            for (const r of own) {
+              out[r.i] = { result: failedResult(r.e, this.stream.key(r.e), this.target.name, Date.now(), r.err, this.deps.secrets), attempts: attempt };
+              this.log.error({ person: this.stream.key(r.e), err: (r.err as Error).message, attempts: attempt }, 'retries exhausted while the target answers: dead-lettered');
+            }
           }
         }
-        // Those not dead-lettered above wait: the dependency is down, or the target asks to slow down.
+        // Those not finished above wait: the dependency is down, or the target asks to slow down.
         const waiting = retry.filter((r) => !out[r.i]);
+        if (!waiting.length) {
+          this.availability.available();
+          return out;
+        }
         const err = waiting[0]!.err as Error;
-        this.log.warn({ people: waiting.length, attempts: attempt, dependency, err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
-        this.availability.unavailable(dependency, err.message);
+        this.log.warn({ people: waiting.length, attempts: attempt, dependency: dependencyOf(waiting[0]!.err), err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
+        this.availability.unavailable(dependencyOf(waiting[0]!.err), err.message);
         return out;
       }
       this.counts.retries += retry.length;

@@ -44,7 +44,7 @@ async function createTables(url: string, schema: string): Promise<pg.Pool> {
   await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema};
     CREATE TABLE IF NOT EXISTS ${schema}.accounts (person_id text, username text, mail text, given_name text, sn text, enabled boolean);
     CREATE TABLE IF NOT EXISTS ${schema}.effects (seq bigserial, person_id text, event_id text, kind text, started_at timestamptz, finished_at timestamptz);
-    CREATE TABLE IF NOT EXISTS ${schema}.faults (person_id text PRIMARY KEY, transient int NOT NULL DEFAULT 0, terminal boolean NOT NULL DEFAULT false, throttled int NOT NULL DEFAULT 0);`);
+    CREATE TABLE IF NOT EXISTS ${schema}.faults (person_id text PRIMARY KEY, transient int NOT NULL DEFAULT 0, terminal boolean NOT NULL DEFAULT false, throttled int NOT NULL DEFAULT 0, shared int NOT NULL DEFAULT 0);`);
   return pool;
 }
 
