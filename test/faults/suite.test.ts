@@ -187,7 +187,16 @@ describe(`fault suite: ${PEOPLE} people into every target under kills${SERVERS ?
       return s.missing.length === 0 && s.evs.length >= PEOPLE && s;
     }).catch(async (e: Error) => {
       const s = await settle();
-      throw new Error(`${e.message}; ${s.missing.length} missing, e.g. ${s.missing.slice(0, 5).join(', ')}`);
+      w.keep = true;
+      const perTarget = new Map<string, number>();
+      for (const m of s.missing) perTarget.set(m.split('|')[0]!, (perTarget.get(m.split('|')[0]!) ?? 0) + 1);
+      // The lagging target's workers: the end of each one's last log, to see whether it stalled or was slow.
+      const worst = [...perTarget].sort((a, b) => b[1] - a[1])[0]?.[0];
+      for (const p of w.roles.values()) {
+        if (p.role !== `target:${worst}`) continue;
+        process.stderr.write(`--- ${p.log} (its last 40 lines)\n${readFileSync(p.log, 'utf8').split('\n').slice(-40).join('\n')}\n`);
+      }
+      throw new Error(`${e.message}; ${s.missing.length} missing (${[...perTarget].map(([t, n]) => `${t} ${n}`).join(', ')}), e.g. ${s.missing.slice(0, 5).join(', ')}`);
     });
 
     // A log-only reconciliation of everyone: what every target would still change.

@@ -49,6 +49,8 @@ export interface World {
   roles: Map<string, RoleProcess>;
   /** stderr files of every process started, in order. */
   logs: string[];
+  /** Set when a run failed: close() keeps the folder with the processes' logs and says where. */
+  keep?: boolean;
   /** Starts (or restarts) a role's process; `replica` runs more than one of a role (a second worker of a group). */
   start(role: Role, replica?: number): Promise<RoleProcess>;
   kill(role: Role, replica?: number): Promise<void>;
@@ -180,7 +182,8 @@ export async function startWorld(name: string, opts: { faults?: FaultSettingsInp
       await mv.query(`DROP SCHEMA IF EXISTS ${mvSchema} CASCADE; DROP SCHEMA IF EXISTS ${cfg.runtime.stateSchema} CASCADE`).catch(() => {});
       await mv.end();
       await env.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (world.keep) process.stderr.write(`kept the processes' logs in ${dir}\n`);
+      else rmSync(dir, { recursive: true, force: true });
     },
   };
   return world;
