@@ -29,6 +29,7 @@ import { SAMBA_PEOPLE_OU, SAMBA_SERVICE_UPN, sambaClient, sambaSecrets } from '.
 import { AdConfig, target } from '../src/targets/ad/index.js';
 import { generatePassword, unicodePwd } from '../src/targets/ad/password.js';
 import { escapeDnValue } from '../src/lib/ldap/dn.js';
+import { figure } from './support.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -280,6 +281,10 @@ async function main(): Promise<void> {
   const sd = out.seed ? scaled(out.seed) : undefined;
   console.log(`tilgang's share of the limit: ${Math.round((100 * (l.create + l.update)) / (t.create + t.update))} % (creates ${Math.round((100 * l.create) / t.create)} %, updates ${Math.round((100 * l.update) / t.update)} %); ` +
     (sd ? `${((sd.create + sd.update) / (t.create + t.update)).toFixed(1)}x faster than the seed's way` : 'the seed\'s way not run'));
+  const note = `${N.toLocaleString('en')} people created then updated in Samba AD over LDAPS, ${CONNECTIONS} connections, ${CONCURRENCY} in flight${sd ? `; the seed's way on ${out.seed!.n}, scaled` : ''}`;
+  figure({ part: 'ad', name: 'full reconciliation, tilgang (creates + updates)', value: (t.create + t.update) / 1000, unit: 's', note });
+  if (sd) figure({ part: 'ad', name: "full reconciliation: ratio to the seed's one-at-a-time way", value: (sd.create + sd.update) / (t.create + t.update), unit: '×', note });
+  figure({ part: 'ad', name: 'full reconciliation: share of the limit (bare ldapts, the same adds and modifies)', value: (100 * (l.create + l.update)) / (t.create + t.update), unit: '%', note });
 
   if (!process.env.BENCH_KEEP) {
     // The DC drops a connection idle for the length of a run; ldapts reconnects it unbound.

@@ -1,28 +1,52 @@
 /**
- * `npm run bench`: every benchmark in one command, one after another (they would measure each
- * other if run together), and a report of the run kept in bench/results/: Markdown for people and
- * JSON for scripts, each with the machine it ran on, each part's command, wall time, exit code and
- * everything it printed (the numbers are the benchmarks' own lines).
+ * `npm run bench`: every benchmark in one command, one after another, each in a process of its own
+ * (run together they would measure each other), and a report of the run kept in bench/results/:
+ * Markdown for people and JSON for scripts. Both carry the machine it ran on, a summary table of
+ * every figure the parts printed (`BENCH-FIGURE {json}` lines, see support.ts), and per part its
+ * command, size, wall time, exit code, load average at its start and end, and everything it printed.
  *
- *   npm run bench                          every part
+ *   npm run bench                          every part; the per-target reconciliations at a reduced size
+ *   npm run bench -- --full                every part at the sizes the issue names (10,000 people per target)
  *   npm run bench -- --only runtime        one part (repeat --only for more)
- *   npm run bench -- --list                the parts
+ *   npm run bench -- --list                the parts, in the order they run
  *   npm run bench -- --only runtime --args runtime="--events 2000 --people 500"
  *
  * The parts are the package's bench:* scripts, found in package.json: a new one is in the report
- * without changing this file.
+ * without changing this file (after the known ones, in name order).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, loadavg, platform, release, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Figure } from './support.js';
 
 const root = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-const parts = Object.keys(pkg.scripts).filter((s) => s.startsWith('bench:')).map((s) => s.slice('bench:'.length));
 
-const { values: o } = parseArgs({ options: { only: { type: 'string', multiple: true }, list: { type: 'boolean' }, args: { type: 'string', multiple: true }, out: { type: 'string' } } });
+/** Cheap and foundational first, the long end-to-end parts last: a failure early costs little. */
+const ORDER = ['producer', 'runtime', 'latency', 'moodle', 'ad', 'lenel', 'wiseflow', 'nochange', 'term', 'scaleout'];
+const rank = (p: string) => (ORDER.includes(p) ? ORDER.indexOf(p) : ORDER.length);
+const parts = Object.keys(pkg.scripts).filter((s) => s.startsWith('bench:')).map((s) => s.slice('bench:'.length))
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+
+/**
+ * The full reconciliation per target, at 10,000 people each, takes about an hour on 2 cores
+ * (Samba and the Lenel latency model dominate): by default each target runs at a size that keeps
+ * the four together near 8 minutes, so the whole report stays under 25. The seed's one-at-a-time
+ * way is measured on a sample and scaled, as each bench says in its output. --full runs the
+ * benches' own defaults (10,000 people).
+ */
+const REDUCED: Record<string, { people: number; args: string[] }> = {
+  moodle: { people: 2000, args: ['--persons', '2000', '--seed-sample', '300'] },
+  ad: { people: 1000, args: ['--persons', '1000', '--seed-sample', '200'] },
+  lenel: { people: 1000, args: ['--persons', '1000', '--seed-sample', '150'] },
+  wiseflow: { people: 2000, args: ['--people', '2000', '--seed-sample', '150'] },
+};
+
+const { values: o } = parseArgs({
+  options: { only: { type: 'string', multiple: true }, list: { type: 'boolean' }, args: { type: 'string', multiple: true }, out: { type: 'string' }, full: { type: 'boolean' } },
+});
 if (o.list) {
   console.log(parts.join('\n'));
   process.exit(0);
@@ -35,46 +59,116 @@ if (unknown.length) {
 const chosen = o.only?.length ? parts.filter((p) => o.only!.includes(p)) : parts;
 const extra = new Map((o.args ?? []).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1).split(/\s+/).filter(Boolean)]));
 
-interface PartResult { part: string; command: string; exitCode: number | null; seconds: number; output: string }
+/** A part's own arguments: --args for it if given (they replace the reduced size), else the reduced size unless --full. */
+function argsOf(part: string): { args: string[]; size: string } {
+  if (extra.has(part)) return { args: extra.get(part)!, size: 'as given' };
+  const r = REDUCED[part];
+  if (r && !o.full) return { args: r.args, size: `${r.people.toLocaleString('en')} people (reduced; --full for 10,000)` };
+  return { args: [], size: r ? '10,000 people (--full)' : 'its default' };
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const load = () => loadavg().map(round2) as [number, number, number];
+
+interface PartResult {
+  part: string; command: string; size: string; exitCode: number | null; seconds: number;
+  loadAverage: { start: number[]; end: number[] }; figures: Figure[]; output: string;
+}
+
+const FIGURE = 'BENCH-FIGURE ';
+
+/** The figures a part printed; a line that does not parse is kept as a figure saying so, not dropped. */
+function figuresIn(part: string, output: string): Figure[] {
+  return output.split('\n').filter((l) => l.startsWith(FIGURE)).map((l) => {
+    try {
+      const f = JSON.parse(l.slice(FIGURE.length)) as Figure;
+      return { ...f, part: f.part || part };
+    } catch {
+      return { part, name: `unreadable figure line: ${l.slice(FIGURE.length, FIGURE.length + 80)}`, value: NaN, unit: '' };
+    }
+  });
+}
 
 function run(part: string): Promise<PartResult> {
-  const args = ['run', '--silent', `bench:${part}`, ...(extra.has(part) ? ['--', ...extra.get(part)!] : [])];
+  const { args: own, size } = argsOf(part);
+  const args = ['run', '--silent', `bench:${part}`, ...(own.length ? ['--', ...own] : [])];
   const command = `npm ${args.join(' ')}`;
   console.error(`bench: ${command}`);
+  const start = load();
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn('npm', args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => { output += d.toString(); process.stdout.write(d); });
-    child.on('close', (code) => resolve({ part, command, exitCode: code, seconds: (Date.now() - t0) / 1000, output }));
+    child.on('close', (code) => resolve({
+      part, command, size, exitCode: code, seconds: (Date.now() - t0) / 1000, loadAverage: { start, end: load() }, figures: figuresIn(part, output), output,
+    }));
   });
 }
 
 const machine = {
-  host: hostname(), platform: `${platform()} ${release()}`, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length,
-  memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version, loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+  cores: cpus().length, cpu: cpus()[0]?.model.trim() ?? 'unknown', memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+  os: `${type()} ${release()} (${platform()})`, node: process.version,
 };
-const startedAt = new Date();
-const results: PartResult[] = [];
-for (const p of chosen) results.push(await run(p));
 
+/** 1234567 → "1,234,567"; 0.1234 → "0.123": whole numbers for large values, three significant digits for small. */
+function number(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Math.abs(x) >= 100) return Math.round(x).toLocaleString('en');
+  return String(Number(x.toPrecision(3)));
+}
+const cell = (s: string | undefined) => (s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+
+function markdown(startedAt: Date, seconds: number, results: PartResult[], finished: boolean): string {
+  const figures = results.flatMap((r) => r.figures);
+  const failed = results.filter((r) => r.exitCode !== 0);
+  return [
+    `# Benchmarks, ${startedAt.toISOString()}${finished ? '' : ' (partial: still running or interrupted)'}`,
+    '',
+    `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}. `
+      + `Wall time ${(seconds / 60).toFixed(1)} min${o.full ? ', full size (--full)' : ''}.`,
+    '',
+    '## Summary',
+    '',
+    '| part | figure | value | goal | met | note |',
+    '|---|---|---|---|---|---|',
+    ...figures.map((f) => `| ${cell(f.part)} | ${cell(f.name)} | ${number(f.value)} ${cell(f.unit)} | ${cell(f.goal)} | ${f.met === undefined ? '' : f.met ? '✓' : '✗'} | ${cell(f.note)} |`),
+    ...failed.map((r) => `| ${r.part} | the part failed (exit ${r.exitCode}) | | | ✗ | its output below |`),
+    ...(figures.length || failed.length ? [] : ['| | no figures printed | | | | |']),
+    '',
+    '## Parts',
+    '',
+    '| part | command | size | exit | wall time | load average at start → end (1, 5, 15 min) |',
+    '|---|---|---|---|---|---|',
+    ...results.map((r) => `| ${r.part} | \`${r.command}\` | ${r.size} | ${r.exitCode} | ${r.seconds.toFixed(0)} s | ${loads(r.loadAverage.start)} → ${loads(r.loadAverage.end)} |`),
+    '',
+    // The figure lines are in the table above; the rest is each part's own account of its run.
+    ...results.flatMap((r) => [`## ${r.part}`, '', '```', r.output.split('\n').filter((l) => !l.startsWith(FIGURE)).join('\n').trimEnd(), '```', '']),
+  ].join('\n');
+}
+
+const startedAt = new Date();
 const stamp = startedAt.toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
 const dir = o.out ?? join(root, 'bench', 'results');
 mkdirSync(dir, { recursive: true });
-const report = { startedAt: startedAt.toISOString(), seconds: (Date.now() - startedAt.getTime()) / 1000, machine, parts: results };
-const base = join(dir, `${stamp}-${chosen.length === parts.length ? 'all' : chosen.join('+')}`);
-writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-const md = [
-  `# Benchmarks, ${startedAt.toISOString()}`,
-  '',
-  `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}; load average at start ${machine.loadAverageAtStart.join(' ')}.`,
-  '',
-  '| part | command | exit | wall time |',
-  '|---|---|---|---|',
-  ...results.map((r) => `| ${r.part} | \`${r.command}\` | ${r.exitCode} | ${r.seconds.toFixed(0)} s |`),
-  '',
-  ...results.flatMap((r) => [`## ${r.part}`, '', '```', r.output.trimEnd(), '```', '']),
-].join('\n');
-writeFileSync(`${base}.md`, md);
+const base = join(dir, `${stamp}-${chosen.length === parts.length ? 'all' : chosen.join('+')}${o.full ? '-full' : ''}`);
+
+/** Written after every part: a run that is interrupted still leaves what it measured. */
+function write(results: PartResult[], finished: boolean): void {
+  const seconds = (Date.now() - startedAt.getTime()) / 1000;
+  const report = {
+    startedAt: startedAt.toISOString(), seconds, finished, full: !!o.full, machine,
+    figures: results.flatMap((r) => r.figures), parts: results,
+  };
+  writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${base}.md`, `${markdown(startedAt, seconds, results, finished)}\n`);
+}
+
+const results: PartResult[] = [];
+for (const p of chosen) {
+  results.push(await run(p));
+  write(results, results.length === chosen.length);
+}
 console.error(`bench: report in ${base}.md and ${base}.json`);
 process.exit(results.every((r) => r.exitCode === 0) ? 0 : 1);

@@ -34,6 +34,7 @@ import { LenelConfig } from '../src/targets/lenel/config.js';
 import { target } from '../src/targets/lenel/index.js';
 import type { LenelSession } from '../src/targets/lenel/read.js';
 import { BASE_PATH, DEFAULT_SEED, startLenelSimulator } from '../src/targets/lenel/simulator/index.js';
+import { figure } from './support.js';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -226,4 +227,8 @@ async function main(): Promise<void> {
 
   console.log(`limit    ${s(limit)}  (bare undici, the same calls, ${connections} in flight, ${lWay.counters.total ?? 0} people)`);
   console.log(`tilgang reaches ${((100 * limit) / t.ms).toFixed(0)} % of the limit; ${(seedScaled / t.ms).toFixed(1)}× the seed's way`);
+  const note = `${all.length.toLocaleString('en')} people of ${persons.toLocaleString('en')} into an empty OnGuard simulator (latency model), ${connections} connections; the seed's way on ${seedPeople.length}, scaled`;
+  figure({ part: 'lenel', name: 'full reconciliation, tilgang', value: t.ms / 1000, unit: 's', note });
+  figure({ part: 'lenel', name: "full reconciliation: ratio to the seed's one-at-a-time way", value: seedScaled / t.ms, unit: '×', note });
+  figure({ part: 'lenel', name: 'full reconciliation: share of the limit (bare undici, the same calls)', value: (100 * limit) / t.ms, unit: '%', note });
 }

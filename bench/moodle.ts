@@ -8,7 +8,12 @@
  *            and applying them against Moodle; timed from the group's start to its last result;
  *   seed     the seed's way of working (PortalLdapToMoodle): one person at a time, one call per
  *            operation — look the user up, create or update, fetch their courses, and per course
- *            to add look its id up and enrol — on a sample, its time scaled to everyone.
+ *            to add look its id up and enrol — on a sample, its time scaled to everyone;
+ *   limit    a bare undici script making the calls the reconciliation needs, each batched as far
+ *            as the web services take it (lookups by idnumber and username, 100 values a call;
+ *            every course in one call; creates and enrolments 100 a call, Moodle's max_input_vars
+ *            bounds it; again: the lookups, and with --cold a roster per course), over the same 4 connections,
+ *            bodies computed before the clock starts: the most a client can get from this Moodle.
  *
  * Moodle is the simulator with its latency model (4 workers sharing 2.5 cores, service times
  * fitted to a real Moodle 4.5, moodle-recorded/bench-2.txt), each way in a child process of its
@@ -20,7 +25,7 @@
  * rosters it reads are those the first pass read (while the courses were empty) and kept in step
  * with its own enrolments. --cold starts a new worker for it instead, which reads every roster again.
  *
- *   npx tsx bench/moodle.ts [--persons 10000] [--seed-sample 1000] [--no-second-pass] [--cold]
+ *   npx tsx bench/moodle.ts [--persons 10000] [--seed-sample 1000] [--no-second-pass] [--cold] [--no-limit]
  *                           [--url https://moodle.example.org --token TOKEN]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,6 +33,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { Agent, request } from 'undici';
 import { isEntitled, missingEssential } from '../src/consumers/entitlement.js';
 import { TargetGroup } from '../src/consumers/target-group.js';
 import type { OperationResult, PersonContext, TargetContext } from '../src/spi/index.js';
@@ -37,16 +43,17 @@ import { child as childLogger } from '../src/lib/log.js';
 import type { MvPerson, OrgUnit } from '../src/mv/person.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../src/producers/publisher.js';
 import { generateUniversity, personEntry, runSeed, type SamplePerson, type University } from '../src/seed/index.js';
-import { MoodleClient, type MoodleCoursesResult, type MoodleCreatedUser, type MoodleUser, type MoodleUserCourse } from '../src/targets/moodle/client.js';
+import { flattenParams, MoodleClient, type MoodleCoursesResult, type MoodleCreatedUser, type MoodleParams, type MoodleUser, type MoodleUserCourse } from '../src/targets/moodle/client.js';
 import { MoodleConfig } from '../src/targets/moodle/config.js';
 import { courseIdnumber, isManagedCourse, target as moodleTarget } from '../src/targets/moodle/index.js';
+import { courseInScope } from '../src/targets/moodle/course-id.js';
 import { desired as desiredOf, identity } from '../src/targets/moodle/desired.js';
 import { planMoodle } from '../src/targets/moodle/plan.js';
 import type { MoodleSession } from '../src/targets/moodle/read.js';
-import { toAccount } from '../src/targets/moodle/read.js';
+import { enrolmentsFrom, toAccount } from '../src/targets/moodle/read.js';
 import { startMoodleSimulator } from '../src/targets/moodle/simulator/index.js';
 import type { Payload } from '../src/targets/moodle/types.js';
-import { benchEnv, peakRss } from './support.js';
+import { benchEnv, figure, peakRss } from './support.js';
 
 // ---- arguments -------------------------------------------------------------------------------
 
@@ -265,6 +272,95 @@ async function seedWay(all: PersonContext[], ws: MoodleClient, ctx: TargetContex
   return { counters: c, courseLookupMs };
 }
 
+// ---- the limit: a bare client, every call batched as far as the API allows ---------------------
+
+/**
+ * The calls a full reconciliation into an empty Moodle needs, then the same again with nothing to
+ * do, made by a bare undici client over `connections` sockets: no runtime, no plans, no retries.
+ * The people's bodies and enrolments are worked out before the clock starts. Into an empty Moodle:
+ * look everyone up by idnumber and by username (100 values a call), read every course in one call,
+ * create the entitled in calls of 100, enrol them in calls of 100 (sorted by user, as Moodle makes
+ * parallel calls touching one user wait). Again: the lookups by idnumber (each finds its account
+ * with the right username, so none by username), every course, and with --cold one roster per
+ * course the people are in (a warm worker keeps the rosters its own enrolments left).
+ */
+async function limitWay(url: string, token: string, all: PersonContext[], cfg: MoodleConfig, readRosters: boolean): Promise<{ firstMs: number; againMs: number; calls: CallCounts; againCalls: CallCounts; refusedCreates: number }> {
+  const connections = cfg.connections;
+  const size = cfg.batchSize;
+  const from = enrolmentsFrom(cfg);
+  const agent = new Agent({ connections });
+  let calls: CallCounts = {};
+  const call = async <T>(wsfunction: string, params: MoodleParams): Promise<T> => {
+    calls[wsfunction] = (calls[wsfunction] ?? 0) + 1;
+    const form = new URLSearchParams({ wstoken: token, wsfunction, moodlewsrestformat: 'json' });
+    for (const [k, v] of flattenParams(params)) form.append(k, v);
+    const r = await request(`${url}/webservice/rest/server.php`, { method: 'POST', dispatcher: agent, body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const body = (await r.body.json()) as T & { exception?: string; message?: string; debuginfo?: string };
+    if (r.statusCode !== 200 || (body && typeof body === 'object' && 'exception' in body)) throw new Error(`limit: ${wsfunction}: ${r.statusCode} ${body?.message ?? ''} ${body?.debuginfo ?? ''}`);
+    return body;
+  };
+  const ids = all.flatMap((p) => {
+    try {
+      return [identity(p, cfg)];
+    } catch {
+      return [];
+    }
+  });
+  const wanted = all.flatMap((p) => {
+    try {
+      const d = desiredOf(p, cfg);
+      return d ? [d] : [];
+    } catch {
+      return [];
+    }
+  });
+  const bodies = wanted.map(({ user: u }) => ({
+    username: u.username, auth: u.auth, firstname: u.firstname, lastname: u.lastname, email: u.email,
+    ...(u.idnumber ? { idnumber: u.idnumber } : {}), ...(u.department ? { department: u.department } : {}), ...(u.institution ? { institution: u.institution } : {}),
+    ...(cfg.heldBy.studentIdField && u.studentId ? { customfields: [{ type: cfg.heldBy.studentIdField, value: u.studentId }] } : {}),
+  }));
+  const lookup = (field: string, values: string[]) => mapLimit(chunks(values, size), connections, (batch) => call<MoodleUser[]>('core_user_get_users_by_field', { field, values: batch }));
+  const courseIds = async () => {
+    const r = await call<MoodleCoursesResult>('core_course_get_courses_by_field', { field: '', value: '' });
+    return new Map(r.courses.map((c) => [(c.idnumber ?? '').normalize('NFC'), c.id]));
+  };
+
+  let t = performance.now();
+  await lookup('idnumber', ids.flatMap((i) => (i.idnumber ? [i.idnumber] : [])));
+  await lookup('username', ids.map((i) => i.username));
+  const courses = await courseIds();
+  // Moodle creates a batch in one transaction: a batch with an account it refuses (the sample has
+  // a few) is split in halves until that one stands alone, as any client must.
+  const made = new Map<string, number>();
+  let refusedCreates = 0;
+  const create = async (batch: typeof bodies): Promise<void> => {
+    try {
+      for (const u of await call<MoodleCreatedUser[]>('core_user_create_users', { users: batch })) made.set(u.username, u.id);
+    } catch {
+      if (batch.length === 1) refusedCreates++;
+      else await Promise.all([create(batch.slice(0, batch.length >> 1)), create(batch.slice(batch.length >> 1))]);
+    }
+  };
+  await mapLimit(chunks(bodies, size), connections, create);
+  const enrolments = wanted.flatMap((d) => (d.enrolments ?? []).filter((e) => made.has(d.user.username) && courseInScope(e.course, from) && courses.has(e.course))
+    .map((e) => ({ roleid: e.roleid, userid: made.get(d.user.username)!, courseid: courses.get(e.course)! })))
+    .sort((a, b) => a.userid - b.userid);
+  await mapLimit(chunks(enrolments, size), connections, (batch) => call('enrol_manual_enrol_users', { enrolments: batch }));
+  const firstMs = performance.now() - t;
+  const firstCalls = calls;
+
+  calls = {};
+  t = performance.now();
+  await lookup('idnumber', ids.flatMap((i) => (i.idnumber ? [i.idnumber] : [])));
+  const known = new Set((await courseIds()).values());
+  // As tilgang's worker, a client that remembers the rosters as its own enrolments left them reads none; a cold one reads each.
+  const rostered = readRosters ? [...new Set(enrolments.map((e) => e.courseid))].filter((id) => known.has(id)) : [];
+  await mapLimit(rostered, connections, (courseid) => call('core_enrol_get_enrolled_users', { courseid, options: [{ name: 'onlyactive', value: '1' }, { name: 'userfields', value: 'id,roles' }] }));
+  const againMs = performance.now() - t;
+  await agent.close();
+  return { firstMs, againMs, calls: firstCalls, againCalls: calls, refusedCreates };
+}
+
 // ---- setup: the courses flow's part (not timed) ------------------------------------------------
 
 async function makeCourses(ws: MoodleClient, u: University): Promise<Map<string, number>> {
@@ -394,7 +490,27 @@ tilgang, full reconciliation into an empty Moodle: ${secs(first.ms)}  (${first.r
     await simB?.stop();
   }
 
+  // the limit
+  let limit: Awaited<ReturnType<typeof limitWay>> | undefined;
+  if (own && !flag('no-limit')) {
+    const simC = await startSimulator(token);
+    const setupC = new MoodleClient({ url: simC.url, token, connections: 4 });
+    await makeCourses(setupC, uni);
+    await setupC.close();
+    limit = await limitWay(simC.url, token, ready, MoodleConfig.parse({ url: simC.url, ...block }), cold);
+    await simC.stop();
+    const n = (c: CallCounts) => Object.values(c).reduce((a, b) => a + b, 0);
+    console.log(`\nlimit, a bare undici client with every call batched as far as the API allows: ${secs(limit.firstMs)} (${n(limit.calls)} calls: ${show(limit.calls)}; ${limit.refusedCreates} accounts refused)`);
+    if (secondPass) console.log(`limit, the same again (nothing to do): ${secs(limit.againMs)} (${n(limit.againCalls)} calls: ${show(limit.againCalls)})`);
+  }
+
   console.log('\nresult');
+  const note = `${ready.length.toLocaleString('en')} people of ${persons.toLocaleString('en')} (${enrolments.toLocaleString('en')} enrolments) through the runtime into an empty Moodle simulator (latency model)${sample > 0 && sample < ready.length ? `; the seed's way on ${sample}, scaled` : ''}`;
+  figure({ part: 'moodle', name: 'full reconciliation, tilgang', value: first.ms / 1000, unit: 's', note });
+  if (sample > 0) figure({ part: 'moodle', name: "full reconciliation: ratio to the seed's one-at-a-time way", value: seedMs / first.ms, unit: '×', goal: '≥ 30×', met: seedMs / first.ms >= 30, note });
+  if (limit) figure({ part: 'moodle', name: 'full reconciliation: share of the limit (bare undici, calls batched)', value: (100 * limit.firstMs) / first.ms, unit: '%', note });
+  if (again && seedSecondMs !== undefined) figure({ part: 'moodle', name: "the same again, nothing to do: ratio to the seed's way", value: seedSecondMs / again.ms, unit: '×', goal: '≥ 10×', met: seedSecondMs / again.ms >= 10, note });
+  if (again && limit && secondPass) figure({ part: 'moodle', name: 'the same again, nothing to do: share of the limit', value: (100 * limit.againMs) / again.ms, unit: '%', note });
   const calls = (p: Pass) => (Object.values(p.calls).reduce((a, b) => a + b, 0) / ids.length).toFixed(2);
   if (sample > 0) {
     const ratio = seedMs / first.ms;
@@ -407,6 +523,10 @@ tilgang, full reconciliation into an empty Moodle: ${secs(first.ms)}  (${first.r
     }
   } else {
     console.log(`  tilgang ${secs(first.ms)} (${calls(first)} calls per person)${again ? `, nothing to do ${secs(again.ms)} (${calls(again)} calls per person)` : ''} (the seed's way not run: --seed-sample 0)`);
+  }
+  if (limit) {
+    console.log(`  against the limit (a bare client, calls batched as far as the API allows): ${secs(limit.firstMs)}, tilgang reaches ${((100 * limit.firstMs) / first.ms).toFixed(0)} %`
+      + (again && secondPass ? `; nothing to do ${secs(limit.againMs)}, tilgang reaches ${((100 * limit.againMs) / again.ms).toFixed(0)} %` : ''));
   }
   console.log(`  peak memory of tilgang's side (runtime and target; the simulators run in processes of their own): rss ${mb(Math.max(peak.rss, peakRss()))}, heap used ${mb(peak.heap)}`);
   process.exit(0);

@@ -26,6 +26,7 @@ import { WiseflowConfig } from '../src/targets/wiseflow/config.js';
 import { searchKeys } from '../src/targets/wiseflow/desired.js';
 import { target } from '../src/targets/wiseflow/index.js';
 import { DEFAULT_LATENCY, startWiseflowSimulator } from '../src/targets/wiseflow/simulator/index.js';
+import { figure } from './support.js';
 
 /** What the simulator counted so far. */
 interface Stats { requests: number; searches: number; writes: number; throttled: number; peak: number; tokens: number }
@@ -169,6 +170,11 @@ async function main(): Promise<void> {
   console.log(`limit (the calls the plans need, lookups as full searches, at the licence's rate): initial load ${secs(limitFirst.needed)} (${firstCalls.needed} calls), in sync ${secs(limitAgain.needed)} (${againCalls.needed} calls)`);
   console.log(`  (for the calls tilgang made: initial load ${secs(limitFirst.made)}, in sync ${secs(limitAgain.made)})`);
   console.log(`tilgang's share of the limit: initial load ${((limitFirst.needed / firstMs) * 100).toFixed(0)} %, in sync ${((limitAgain.needed / againMs) * 100).toFixed(0)} %; the seed's way ${((limitFirst.needed / seedProjected) * 100).toFixed(1)} %`);
+  const note = `${n.toLocaleString('en')} people into an empty WISEflow simulator (latency model, licence rate limits), ${concurrency} at once; the seed's way on ${sample} people, scaled`;
+  figure({ part: 'wiseflow', name: 'full reconciliation, tilgang', value: firstMs / 1000, unit: 's', note });
+  figure({ part: 'wiseflow', name: "full reconciliation: ratio to the seed's one-at-a-time way", value: seedProjected / firstMs, unit: '×', note });
+  figure({ part: 'wiseflow', name: "full reconciliation: share of the limit (the calls needed at the licence's rate)", value: (limitFirst.needed / firstMs) * 100, unit: '%', note });
+  figure({ part: 'wiseflow', name: 'the same again, in sync: share of the limit', value: (limitAgain.needed / againMs) * 100, unit: '%', note: `${n.toLocaleString('en')} people, nothing to do` });
   s1 = await sim.stats();
   console.log(`tokens issued ${s1.tokens}, requests answered 429 in all ${s1.throttled}`);
   await sim.stop();
