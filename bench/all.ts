@@ -38,10 +38,10 @@ const parts = Object.keys(pkg.scripts).filter((s) => s.startsWith('bench:')).map
  * benches' own defaults (10,000 people).
  */
 const REDUCED: Record<string, { people: number; args: string[] }> = {
-  moodle: { people: 2000, args: ['--persons', '2000', '--seed-sample', '300'] },
-  ad: { people: 1000, args: ['--persons', '1000', '--seed-sample', '200'] },
-  lenel: { people: 1000, args: ['--persons', '1000', '--seed-sample', '150'] },
-  wiseflow: { people: 2000, args: ['--people', '2000', '--seed-sample', '150'] },
+  moodle: { people: 2000, args: ['--persons', '2000', '--seed-sample', '100'] },
+  ad: { people: 500, args: ['--persons', '500', '--seed-sample', '100'] },
+  lenel: { people: 500, args: ['--persons', '500', '--seed-sample', '100', '--chunk', '100'] },
+  wiseflow: { people: 2000, args: ['--people', '2000', '--seed-sample', '100'] },
 };
 
 const { values: o } = parseArgs({
