@@ -11,7 +11,7 @@ export interface DirectoryTarget {
   url: string;
   bindDn: string;
   password: string;
-  /** Where the people live: ou=Accounts,dc=meta, or a test's own ou=test-<random> below it. */
+  /** Where the people live: ou=Accounts,dc=meta, or a test's own ou=test-<random> under ou=Tests beside it. */
   peopleDn: string;
 }
 

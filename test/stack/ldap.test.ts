@@ -1,17 +1,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Attribute, Change, Client, InsufficientAccessError, type Entry } from 'ldapts';
+import { AlreadyExistsError, Attribute, Change, Client, InsufficientAccessError, type Entry } from 'ldapts';
 import { loadConfig, readSecret } from '../../src/config.js';
 import { A, PERSON_OBJECT_CLASS, STATUS_OBJECT_CLASS } from '../../src/directory/attributes.js';
+import { TESTS_DN } from '../../src/stack/ldap.js';
 
 // Runs against the local stack's slapd (`tilgang stack up`), with the settings of the configuration
-// every other part of tilgang reads. Everything it writes lives in its own ou under the people
-// container, so it can run beside a demo, and is removed at the end.
+// every other part of tilgang reads. Everything it writes lives in its own ou under ou=Tests, beside
+// the people container: a running demo's producer would publish its 600-person bulk add (and the
+// deletes after it), and its writeback act on them. Removed at the end.
 const cfg = loadConfig().directory;
 const adminPassword = readSecret(cfg.adminPassword!, 'directory.adminPassword');
 const tilgangPassword = readSecret(cfg.password, 'directory.password');
 
-const testOu = `ou=test-ldap-${randomBytes(4).toString('hex')},${cfg.peopleDn}`;
+const testOu = `ou=test-ldap-${randomBytes(4).toString('hex')},${TESTS_DN}`;
 const COOKIE = /^\d{14}\.\d{6}Z$/;
 
 const connect = () => new Client({ url: cfg.url, timeout: 10_000, connectTimeout: 3000 });
@@ -70,6 +72,9 @@ beforeAll(async () => {
   await admin.bind(cfg.adminDn!, adminPassword);
   tilgang = connect();
   await tilgang.bind(cfg.bindDn, tilgangPassword);
+  await admin.add(TESTS_DN, { objectClass: ['top', 'organizationalUnit'], ou: 'Tests' }).catch((e: Error) => {
+    if (!(e instanceof AlreadyExistsError)) throw e;
+  });
   await admin.add(testOu, { objectClass: ['top', 'organizationalUnit'], ou: testOu.split(',')[0]!.slice(3) });
 });
 
@@ -101,7 +106,7 @@ describe('portal directory (slapd with accesslog)', () => {
       expect(one(e[A.disabled])).toBe('FALSE');
     }
     // Equality on the indexed attributes, case-insensitively.
-    const byUsername = await tilgang.search(cfg.peopleDn, { filter: `(${A.usernames}=BJORN.ASHEIM1)`, attributes: [A.id] });
+    const byUsername = await tilgang.search(testOu, { filter: `(${A.usernames}=BJORN.ASHEIM1)`, attributes: [A.id] });
     expect(byUsername.searchEntries.map((e) => one(e[A.id]))).toEqual([id]);
   });
 
