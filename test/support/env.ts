@@ -41,8 +41,9 @@ let testsBase: Promise<string> | undefined;
 /**
  * Where tests keep their people: ou=Tests beside the people base, which a running demo does not
  * watch, so its producer and writeback never act on them. A directory started from an older
- * configuration lets tilgang write status only under the people base: there (a write is tried on
- * a probe person) the tests' people go below the people base, as they used to.
+ * configuration lets tilgang write status only under the people base (a write is tried on a probe
+ * person): the tests stop there with what to do, rather than put their people under the people
+ * base, where a running demo would publish and provision them.
  */
 function testsParent(cfg: Config, admin: Client): Promise<string> {
   testsBase ??= (async () => {
@@ -60,7 +61,8 @@ function testsParent(cfg: Config, admin: Client): Promise<string> {
       return tests;
     } catch (e) {
       if (!(e instanceof InsufficientAccessError)) throw e;
-      return cfg.directory.peopleDn;
+      throw new Error(`the directory does not let ${cfg.directory.bindDn} write its status under ${tests}: it runs an older configuration; `
+        + 'restart it (`tilgang stack down ldap && tilgang stack up ldap`) when no demo or test needs it');
     } finally {
       await tilgang.unbind().catch(() => {});
       await admin.del(probe).catch(() => {});
