@@ -48,5 +48,5 @@ export async function assertDemoBaseUntouched(cfg: Config, since: string): Promi
   if (!writes.length) return;
   const shown = writes.slice(0, 5).map((w) => `  ${w.at} ${w.type} ${w.dn}`).join('\n');
   throw new Error(`${writes.length} write(s) as ${cfg.directory.adminDn} under ${cfg.directory.peopleDn}, the base a running demo watches, during this test run `
-    + `(tests keep their people under ou=Tests, see test/support/env.ts):\n${shown}${writes.length > 5 ? `\n  … and ${writes.length - 5} more` : ''}`);
+    + `(by its tests, or by anyone else writing there as the administrator meanwhile; tests keep their people under ou=Tests, see test/support/env.ts):\n${shown}${writes.length > 5 ? `\n  … and ${writes.length - 5} more` : ''}`);
 }
