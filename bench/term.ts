@@ -141,7 +141,16 @@ function students(n: number, seed: number, tag: string, now: Date): { uni: Unive
 
 // ---- processes and their memory -----------------------------------------------------------------
 
-interface RoleProc { role: string; child: ChildProcess; log: string; exited: Promise<unknown>; hwm: number; rss: number }
+interface RoleProc { role: string; child: ChildProcess; log: string; exited: Promise<unknown>; hwm: number; rss: number; heap: number; metrics?: string }
+
+/** The V8 heap in use, from the process's own /metrics (its address is in the dashboard's log line): RSS above it is the heap's slack and the code. */
+async function heapOf(p: RoleProc): Promise<number | undefined> {
+  p.metrics ??= /"url":"(http:\/\/[^"]+)\/"[^\n]*"msg":"dashboard served"/.exec(readFileSync(p.log, 'utf8'))?.[1];
+  if (!p.metrics) return undefined;
+  const text = await fetch(`${p.metrics}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => '');
+  const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
 
 /** A process's peak resident set (VmHWM) and current one (VmRSS), in bytes, from /proc. */
 function memoryOf(pid: number): { hwm: number; rss: number } | undefined {
@@ -162,7 +171,7 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 async function main(): Promise<void> {
   const N = Number(o.students ?? 20_000);
   const SPREAD_S = Number(o.seconds ?? 60);
-  const BUDGET_MIN = Number(o.minutes ?? 10);
+  const BUDGET_MIN = Number(o.minutes ?? 8);
   const TARGETS = ['moodle', 'ad', 'wiseflow'] as const;
   type T = (typeof TARGETS)[number];
   const RSS_GOAL = 300;
@@ -183,6 +192,8 @@ async function main(): Promise<void> {
   const added: string[] = [];
   let resultsConsumer: { disconnect(): Promise<void> } | undefined;
   let cleaned = false;
+  /** A run that did not finish keeps the processes' logs, to see why. */
+  let keepLogs = true;
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
@@ -204,7 +215,12 @@ async function main(): Promise<void> {
     env.topics.push(...[...TARGETS, WRITEBACK].map((t) => dlqTopic(t, prefix)), cfg.kafka.topics.producerState);
     await deleteGroups(env.kafka, prefix);
     await env.close(added);
-    rmSync(dir, { recursive: true, force: true });
+    if (keepLogs) {
+      for (const f of ['moodle-token', 'wiseflow-secret']) rmSync(join(dir, f), { force: true });
+      console.error(`the processes' logs are kept in ${dir}`);
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+    }
     console.error(`cleaned up in ${secs(performance.now() - t)}`);
   };
   process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)); });
@@ -234,10 +250,15 @@ async function main(): Promise<void> {
     const [moodleSim, wiseflowSim] = sims as [Sim, Sim];
     const ws = new MoodleClient({ url: moodleSim.url, token: moodleSecret, connections: 4 });
     const topics = uni.topics.filter((x) => x.status === 'active');
-    await mapLimit(chunks(topics, 50), 4, (batch) => ws.call('core_course_create_courses', {
-      courses: batch.map((x) => ({ fullname: x.nameNb, shortname: `${x.code}-${x.year}-${x.term}`, categoryid: 1, idnumber: courseIdnumber(x) })),
-    }));
-    await ws.close();
+    // Made while the processes start (a minute or more each, on a busy machine): neither waits for the other.
+    const makingCourses = (async () => {
+      const t1 = performance.now();
+      await mapLimit(chunks(topics, 50), 4, (batch) => ws.call('core_course_create_courses', {
+        courses: batch.map((x) => ({ fullname: x.nameNb, shortname: `${x.code}-${x.year}-${x.term}`, categoryid: 1, idnumber: courseIdnumber(x) })),
+      }));
+      await ws.close();
+      return performance.now() - t1;
+    })();
 
     // AD accounts under an OU of the bench's own.
     await ad.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
@@ -270,7 +291,6 @@ async function main(): Promise<void> {
     writeFileSync(configFile, JSON.stringify(fileCfg, null, 2));
     // The bench's own view of the same names (benchEnv made the topics; the producer's state topic is named as the processes name it).
     cfg.kafka.topics.producerState = `${prefix}${example.kafka.topics.producerState}`;
-    console.log(`setup: simulators, ${topics.length} courses in Moodle, AD OU in ${secs(performance.now() - t)}`);
 
     // Results, as they come: per target, each student's latest outcome and when it came.
     const codec = new EventCodec(cfg.registry);
@@ -311,7 +331,7 @@ async function main(): Promise<void> {
       const fd = openSync(log, 'w');
       const child = spawn(process.execPath, [bin, '-c', configFile, 'run', '--role', role], { stdio: ['ignore', 'ignore', fd], env: { ...process.env, TILGANG_LOG_LEVEL: 'info' } });
       closeSync(fd);
-      procs.push({ role, child, log, exited: new Promise((r) => child.once('exit', r)), hwm: 0, rss: 0 });
+      procs.push({ role, child, log, exited: new Promise((r) => child.once('exit', r)), hwm: 0, rss: 0, heap: 0 });
     }
     for (;;) {
       const dead = procs.find((p) => p.child.exitCode !== null);
@@ -321,6 +341,7 @@ async function main(): Promise<void> {
       await sleep(250);
     }
     console.log(`setup: ${procs.length} processes running in ${secs(performance.now() - t)} (${procs.map((p) => `${p.role} pid ${p.child.pid}`).join(', ')})`);
+    console.log(`setup: ${topics.length} courses made in Moodle in ${secs(await makingCourses)}`);
     const sample = () => {
       for (const p of procs) {
         const m = p.child.pid ? memoryOf(p.child.pid) : undefined;
@@ -329,6 +350,9 @@ async function main(): Promise<void> {
     };
     let maxLoad = 0;
     const watch = setInterval(() => { sample(); maxLoad = Math.max(maxLoad, loadavg()[0]!); }, 500);
+    const heaps = setInterval(() => {
+      for (const p of procs) void heapOf(p).then((h) => { if (h) p.heap = Math.max(p.heap, h); });
+    }, 2000);
 
     // The term starts: every student added at an even pace over SPREAD_S seconds.
     for (const x of TARGETS) for (const p of chosen) want.get(x)!.add(p.idautoId);
@@ -336,7 +360,7 @@ async function main(): Promise<void> {
     t0 = Date.now();
     let addsEnded = 0;
     const adding = (async () => {
-      const conns = await Promise.all(Array.from({ length: 8 }, async () => {
+      const conns = await Promise.all(Array.from({ length: 16 }, async () => {
         const c = new Client({ url: cfg.directory.url, timeout: 60_000 });
         await c.bind(cfg.directory.adminDn!, readSecret(cfg.directory.adminPassword!, 'admin'));
         return c;
@@ -365,12 +389,14 @@ async function main(): Promise<void> {
       if (dead) throw new Error(`${dead.role} exited with ${dead.child.exitCode}: ${readFileSync(dead.log, 'utf8').slice(-2000)}`);
       if (el - lastLine >= 30_000) {
         lastLine = el;
-        console.error(`  ${secs(el)}: added ${added.length}; ${TARGETS.map((x) => `${x} ${done.get(x)}`).join(', ')}; RSS ${procs.map((p) => `${p.role} ${MB(p.rss)}`).join(', ')} MB; load ${load()}`);
+        console.error(`  ${secs(el)}: added ${added.length}; ${TARGETS.map((x) => `${x} ${done.get(x)}`).join(', ')}; RSS (heap used) ${procs.map((p) => `${p.role} ${MB(p.rss)} (${MB(p.heap)})`).join(', ')} MB; load ${load()}`);
       }
       if (finished.size === TARGETS.length || el > budget) break;
     }
     await adding;
+    keepLogs = finished.size < TARGETS.length;
     clearInterval(watch);
+    clearInterval(heaps);
     sample();
 
     // Checked in the targets themselves: the accounts (and Moodle's enrolments) the results claim.
@@ -406,7 +432,7 @@ async function main(): Promise<void> {
     figure({ part: 'term', name: 'dead letters', value: dlq, unit: 'letters', goal: '0', met: dlq === 0 });
     console.log('  peak memory per process (VmHWM):');
     for (const p of procs) {
-      console.log(`    ${p.role.padEnd(16)} ${String(MB(p.hwm)).padStart(4)} MB${MB(p.hwm) >= RSS_GOAL ? '  (over the goal)' : ''}`);
+      console.log(`    ${p.role.padEnd(16)} ${String(MB(p.hwm)).padStart(4)} MB (V8 heap used at most ${MB(p.heap)} MB)${MB(p.hwm) >= RSS_GOAL ? '  (over the goal)' : ''}`);
       figure({ part: 'term', name: `peak RSS, ${p.role}`, value: MB(p.hwm), unit: 'MB', goal: `< ${RSS_GOAL} MB`, met: MB(p.hwm) < RSS_GOAL, note: `${chosen.length} students` });
     }
     void writebacks;
@@ -456,7 +482,8 @@ async function deleteGroups(kafka: Awaited<ReturnType<typeof benchEnv>>['kafka']
     const ours = groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
     if (ours.length) await admin.deleteGroups(ours);
   } catch (e) {
-    console.error(`could not delete the bench's consumer groups: ${(e as Error).message}`);
+    const failed = (e as { groups?: { groupId: string; error?: { type?: string } }[] }).groups?.filter((g) => g.error).map((g) => `${g.groupId}: ${g.error?.type}`);
+    console.error(`could not delete the bench's consumer groups: ${(e as Error).message}${failed?.length ? ` (${failed.join(', ')})` : ''}`);
   } finally {
     await admin.disconnect().catch(() => {});
   }
