@@ -419,7 +419,7 @@ async function main(): Promise<void> {
       const otherText = Object.keys(other).length ? `; not done: ${Object.entries(other).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
       if (ms !== undefined) {
         console.log(`  ${x.padEnd(9)} every student in ${secs(ms)} after the first was added (${secs(ms - addsEnded)} after the last)${otherText}`);
-        figure({ part: 'term', name: `time until all ${chosen.length} students are in ${x}`, value: Math.round(ms / 100) / 10, unit: 's', note: `${chosen.length} students added over ${SPREAD_S} s; load ${load()}` });
+        figure({ part: 'term', name: `time until all ${chosen.length} students are in ${x}`, value: Math.round(ms / 100) / 10, unit: 's', note: `${chosen.length} students added over ${(addsEnded / 1000).toFixed(0)} s; load ${load()}` });
       } else {
         // Not finished in the budget: the rate over the last minute and when, at that rate, the last would be in.
         const p = progress.get(x)!;
