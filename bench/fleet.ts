@@ -50,9 +50,10 @@ export async function startWorker(configFile: string, role: string, dir: string,
   const port = await freePort();
   const log = join(dir, `${name}.stderr`);
   const fd = openSync(log, 'w');
-  const child = spawn(process.execPath, [bin, '-c', configFile, 'run', '--role', role, '--metrics-port', String(port)], {
-    // BENCH_WORKER_NODE_OPTIONS: node options for the workers only (e.g. --cpu-prof --cpu-prof-dir=…).
-    stdio: ['ignore', 'ignore', fd], env: { ...process.env, TILGANG_LOG_LEVEL: 'info', ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}) },
+  // BENCH_WORKER_NODE_ARGS: node's own arguments for the workers only (e.g. --cpu-prof --cpu-prof-dir=…).
+  const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, bin, '-c', configFile, 'run', '--role', role, '--metrics-port', String(port)], {
+    stdio: ['ignore', 'ignore', fd], env: { ...process.env, TILGANG_LOG_LEVEL: 'info' },
   });
   closeSync(fd);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -135,4 +136,30 @@ export function cpuSecondsOf(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+export interface RawResult { target: string; timestamp: number; value: Buffer }
+
+/**
+ * The result topic's messages so far (at least `n`), read_committed from the beginning, undecoded:
+ * the target from the header the runtime sets, and the time the worker sent it. The clock of a
+ * run is read from these afterwards, so the workers need not be asked for their counts often
+ * (each /metrics answer costs the worker CPU).
+ */
+export async function readResultTopic(kafka: Kafka, topic: string, n: number, groupPrefix: string): Promise<RawResult[]> {
+  const consumer = kafka.consumer({ groupId: `${groupPrefix}reader.${Math.random().toString(36).slice(2)}`, readUncommitted: false });
+  const out: RawResult[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) if (m.value) out.push({ target: m.headers?.['tilgang-target']?.toString() ?? '', timestamp: Number(m.timestamp), value: m.value });
+    },
+  });
+  const end = Date.now() + 120_000;
+  while (out.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  // A result committed late (a duplicate) would come right after: wait a little longer for it.
+  await new Promise((r) => setTimeout(r, 1_500));
+  await consumer.disconnect();
+  return out;
 }

@@ -35,7 +35,7 @@ import { MoodleClient } from '../src/targets/moodle/client.js';
 import { courseIdnumber } from '../src/targets/moodle/index.js';
 import { startWiseflowSimulator, type WiseflowSimulator } from '../src/targets/wiseflow/simulator/index.js';
 import { bringInSync, show } from './insync.js';
-import { cpuSecondsOf, deletePrefixedTopics, peakRssOf, resultsOf, startWorker, stopWorkers, sum, whenRunning, writeWorkerConfig, type WorkerProcess } from './fleet.js';
+import { cpuSecondsOf, deletePrefixedTopics, peakRssOf, readResultTopic, resultsOf, startWorker, stopWorkers, sum, whenRunning, writeWorkerConfig, type WorkerProcess } from './fleet.js';
 import { benchEnv, figure, mb } from './support.js';
 
 const { values: args } = parseArgs({ options: { persons: { type: 'string' }, ad: { type: 'string' } } });
@@ -140,6 +140,7 @@ try {
   await pub.connect();
   const run = newRunId();
   const t0 = performance.now();
+  const wall0 = Date.now();
   const sending = (async () => {
     for (let i = 0; i < ids.length; i += 2000) {
       await pub.send(ids.slice(i, i + 2000).map((id, k) => runEvent(id, { runId: run, mode: 'SNAPSHOT', logOnly: false, targets: i + k < N_AD ? null : ['moodle', 'lenel', 'wiseflow'], source: 'bench' })));
@@ -151,7 +152,7 @@ try {
   let stalledSince = performance.now();
   let lastTotal = -1;
   while (Object.keys(done).length < TARGETS.length) {
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 1_000));
     for (const w of workers) {
       const name = w.role.slice('target:'.length);
       if (done[name]) continue;
@@ -167,6 +168,10 @@ try {
   await pub.disconnect();
   const rss = Object.fromEntries(workers.map((w) => [w.role.slice('target:'.length), peakRssOf(w.child.pid)]));
   const cpu = Object.fromEntries(workers.map((w) => [w.role.slice('target:'.length), cpuSecondsOf(w.child.pid) - cpu0[w.role.slice('target:'.length)]!]));
+  // Each target's clock stops at its last result as sent (read from the result topic), not at the poll that saw it.
+  const lastAt: Record<string, number> = {};
+  for (const m of await readResultTopic(env.kafka, cfg.kafka.topics.provisioningResult, N * 3 + N_AD, prefix)) lastAt[m.target] = Math.max(lastAt[m.target] ?? 0, m.timestamp);
+  for (const name of TARGETS) if (lastAt[name]) done[name] = lastAt[name]! - wall0;
 
   // ---- report ---------------------------------------------------------------------------------
   const overall = Math.max(...Object.values(done));

@@ -23,12 +23,11 @@ import { kafkaName, loadConfig } from '../src/config.js';
 import { chunks, mapLimit } from '../src/lib/concurrency.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../src/producers/publisher.js';
 import { EventCodec } from '../src/schemas/codec.js';
-import type { ProvisioningResult } from '../src/schemas/generated.js';
 import { generateUniversity, runSeed } from '../src/seed/index.js';
 import { getTarget, loadSimulator } from '../src/targets/index.js';
 import { MoodleClient } from '../src/targets/moodle/client.js';
 import { courseIdnumber } from '../src/targets/moodle/index.js';
-import { cpuSecondsOf, deletePrefixedTopics, peakRssOf, resultsOf, startWorker, stopWorkers, sum, whenRunning, writeWorkerConfig, type WorkerProcess } from './fleet.js';
+import { cpuSecondsOf, deletePrefixedTopics, peakRssOf, readResultTopic, resultsOf, startWorker, stopWorkers, sum, whenRunning, writeWorkerConfig, type WorkerProcess } from './fleet.js';
 import { bringInSync, show } from './insync.js';
 import { benchEnv, figure, mb } from './support.js';
 
@@ -88,13 +87,14 @@ try {
     const pub = new PersonEventPublisher(env.kafka, cfg, `${prefix}pub`);
     await pub.connect();
     const t0 = performance.now();
+    const wall0 = Date.now();
     for (const batch of chunks(ids, 2000)) await pub.send(batch.map((id) => runEvent(id, { runId, mode: 'SNAPSHOT', logOnly: false, targets: null, source: 'bench' })));
     await pub.disconnect();
     const before = rounds.reduce((n, r) => n + r.results, 0);
     let ms = 0;
     let totals = new Map<string, number>();
     for (let stalled = performance.now(), seen = -1; ;) {
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 1_000));
       const per = await Promise.all(workers.map(resultsOf));
       totals = new Map();
       for (const m of per) for (const [key, v] of m) totals.set(key, (totals.get(key) ?? 0) + v);
@@ -108,9 +108,17 @@ try {
     await stopWorkers(workers);
     workers = [];
     // Exactly one result per event: the result topic read as a consumer reads it (read_committed).
-    const results = await readResults(env.kafka, cfg.kafka.topics.provisioningResult, before + N, codec);
+    const raw = await readResultTopic(env.kafka, cfg.kafka.topics.provisioningResult, before + N, prefix);
     const perEvent = new Map<string, number>();
-    for (const r of results) if (r.runId === runId) perEvent.set(r.sourceEventId, (perEvent.get(r.sourceEventId) ?? 0) + 1);
+    let lastAt = 0;
+    for (const m of raw) {
+      const r = await codec.decode('ProvisioningResult', m.value);
+      if (r.runId !== runId) continue;
+      perEvent.set(r.sourceEventId, (perEvent.get(r.sourceEventId) ?? 0) + 1);
+      lastAt = Math.max(lastAt, m.timestamp);
+    }
+    // The clock stops at the round's last result as sent, not at the poll that saw it.
+    if (lastAt) ms = lastAt - wall0;
     const duplicates = [...perEvent.values()].filter((c) => c > 1).length;
     const round: Round = { processes: k, ms, results: [...perEvent.values()].reduce((a, b) => a + b, 0), duplicates, missing: N - perEvent.size, cpu, rss, outcomes: [...totals].map(([key, v]) => `${key.split('|')[1]} ${v}`).join(', ') };
     rounds.push(round);
@@ -145,18 +153,3 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 process.exit(0);
-
-/** Every result on the topic so far (at least `n`), read_committed from the beginning. */
-async function readResults(kafka: typeof env.kafka, topic: string, n: number, codec: EventCodec): Promise<ProvisioningResult[]> {
-  const consumer = kafka.consumer({ groupId: `${prefix}reader.${Math.random().toString(36).slice(2)}`, readUncommitted: false });
-  const raw: Buffer[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachBatch: async ({ batch }) => { for (const m of batch.messages) if (m.value) raw.push(m.value); } });
-  const end = Date.now() + 120_000;
-  while (raw.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-  // Anything a worker committed late (a duplicate) comes in right after: wait a little longer.
-  await new Promise((r) => setTimeout(r, 1_500));
-  await consumer.disconnect();
-  return Promise.all(raw.map((v) => codec.decode('ProvisioningResult', v)));
-}
