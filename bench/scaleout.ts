@@ -54,7 +54,7 @@ const sim = await (await loadSimulator('moodle'))!.start({ port: 0, latency: tru
 interface Round { processes: number; ms: number; results: number; duplicates: number; missing: number; cpu: number; rss: number; outcomes: string }
 const rounds: Round[] = [];
 try {
-  console.log(`bench:scaleout — ${N} people in sync in Moodle (simulator with its latency model), an event each, through 1, 2 and 4 worker processes of the moodle group`);
+  console.log(`bench:scaleout — ${N} people in sync in Moodle (simulator with its latency model), an event each, through ${COUNTS.join(', ')} worker processes of the moodle group`);
   let t = performance.now();
   const uni = generateUniversity({ persons: N, seed: 1, now: NOW });
   await runSeed(cfg, { persons: N, seed: 1, now: NOW, connections: 8 });
