@@ -28,6 +28,7 @@ import { Client } from 'ldapts';
 import { loadConfig, type Config } from '../src/config.js';
 import { chunks, mapLimit } from '../src/lib/concurrency.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../src/producers/publisher.js';
+import { EventCodec } from '../src/schemas/codec.js';
 import { generateUniversity, runSeed } from '../src/seed/index.js';
 import type { RunningSimulator } from '../src/spi/index.js';
 import { SAMBA_PEOPLE_OU, SAMBA_SERVICE_UPN, sambaClient, sambaSecrets } from '../src/stack/samba.js';
@@ -171,7 +172,16 @@ try {
   const cpu = Object.fromEntries(workers.map((w) => [w.role.slice('target:'.length), cpuSecondsOf(w.child.pid) - cpu0[w.role.slice('target:'.length)]!]));
   // Each target's clock stops at its last result as sent (read from the result topic), not at the poll that saw it.
   const lastAt: Record<string, number> = {};
-  for (const m of await readResultTopic(env.kafka, cfg.kafka.topics.provisioningResult, N * 3 + N_AD, prefix)) lastAt[m.target] = Math.max(lastAt[m.target] ?? 0, m.timestamp);
+  // What the results that are not UNCHANGED or SKIPPED did, by target, outcome and operation: a person not in sync after the setup.
+  const codec = new EventCodec(cfg.registry);
+  const changed = new Map<string, number>();
+  for (const m of await readResultTopic(env.kafka, cfg.kafka.topics.provisioningResult, N * 3 + N_AD, prefix)) {
+    lastAt[m.target] = Math.max(lastAt[m.target] ?? 0, m.timestamp);
+    const r = await codec.decode('ProvisioningResult', m.value);
+    if (r.outcome === 'UNCHANGED' || r.outcome === 'SKIPPED') continue;
+    const what = `${r.target} ${r.outcome}: ${(r.operations ?? []).map((o) => `${o.kind}(${(o.changes ?? []).map((c) => c.attribute).join(' ')})`).join(', ') || r.error?.code || ''}`;
+    changed.set(what, (changed.get(what) ?? 0) + 1);
+  }
   for (const name of TARGETS) if (lastAt[name]) done[name] = lastAt[name]! - wall0;
 
   // ---- report ---------------------------------------------------------------------------------
@@ -191,6 +201,7 @@ try {
     figure({ part: 'nochange', name: `persons per CPU-second, ${name} worker`, value: perCpu, unit: 'persons/CPU-s', note: 'the worker process\'s own CPU time (user + system) over the run' });
     figure({ part: 'nochange', name: `peak RSS, ${name} worker`, value: Math.round(rss[name]! / 2 ** 20), unit: 'MB' });
   }
+  if (changed.size) console.log(`not in sync after the setup: ${[...changed].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k} ×${v}`).join('; ')}`);
   const all = Math.round(N / (overall / 1000));
   console.log(`overall: ${N} people through every target in ${secs(overall)}: ${all} persons/s (goal ≥ 2,000: ${all >= 2000 ? 'met' : 'NOT met'})`);
   figure({ part: 'nochange', name: 'persons/s, all targets', value: all, unit: 'persons/s', goal: '≥ 2,000', met: all >= 2000, note: `${N} people (AD ${N_AD}), first event to the last result of every target, load ${loadavg}` });
