@@ -24,7 +24,6 @@ import { loadavg as osLoadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { Client } from 'ldapts';
 import { loadConfig, type Config } from '../src/config.js';
 import { chunks, mapLimit } from '../src/lib/concurrency.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../src/producers/publisher.js';
@@ -211,12 +210,15 @@ try {
   for (const s of sims.values()) await s.close().catch(() => {});
   await wiseflowSim?.close().catch(() => {});
   const t = performance.now();
-  await cleanAd(ad, adOu);
+  // Each step on its own: one that fails (the DC busy) leaves the others to do theirs.
+  const step = (what: string, p: Promise<unknown>) => p.catch((e: Error) => console.error(`clean-up: ${what} failed: ${e.message}`));
+  await ad.unbind().catch(() => {});
+  await step('AD', cleanAd(adOu));
   const pool = new pg.Pool({ connectionString: cfg.mv.url, max: 1 });
-  await pool.query(`DROP SCHEMA IF EXISTS ${cfg.mv.schema} CASCADE; DROP SCHEMA IF EXISTS ${cfg.runtime.stateSchema} CASCADE`).catch(() => {});
+  await step('MV', pool.query(`DROP SCHEMA IF EXISTS ${cfg.mv.schema} CASCADE; DROP SCHEMA IF EXISTS ${cfg.runtime.stateSchema} CASCADE`));
   await pool.end();
-  await deletePrefixedTopics(env.kafka, prefix);
-  await env.close(ids);
+  await step('topics', deletePrefixedTopics(env.kafka, prefix));
+  await step('directory', env.close(ids));
   // BENCH_LOGS=<dir> keeps the workers' logs there.
   if (process.env.BENCH_LOGS) for (const w of workers) cpSync(w.log, join(process.env.BENCH_LOGS, `${w.name}.stderr`));
   rmSync(dir, { recursive: true, force: true });
@@ -224,21 +226,22 @@ try {
 }
 process.exit(0);
 
-/** The bench's AD OU and everything below it, leaves first, over a few connections. */
-async function cleanAd(c: Client, base: string): Promise<void> {
+/** The bench's AD OU and everything below it, leaves first, over fresh connections (the DC drops one idle for the length of a run). */
+async function cleanAd(base: string): Promise<void> {
   if (process.env.BENCH_KEEP) return;
-  await c.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang).catch(() => {});
-  const dns: string[] = [];
-  for await (const page of c.searchPaginated(base, { scope: 'sub', attributes: ['1.1'], paged: { pageSize: 1000 } })) dns.push(...page.searchEntries.map((e) => e.dn));
-  dns.sort((a, b) => b.split(',').length - a.split(',').length);
-  const leaves = dns.filter((d) => d.startsWith('CN='));
   const cleaners = await Promise.all(Array.from({ length: 4 }, async () => {
     const x = sambaClient();
     await x.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
     return x;
   }));
-  await mapLimit(leaves, 16, (dn, i) => cleaners[i % 4]!.del(dn).catch(() => {}));
-  for (const dn of dns.filter((d) => !d.startsWith('CN='))) await c.del(dn).catch(() => {});
-  await Promise.all(cleaners.map((x) => x.unbind()));
-  await c.unbind();
+  try {
+    const dns: string[] = [];
+    for await (const page of cleaners[0]!.searchPaginated(base, { scope: 'sub', attributes: ['1.1'], paged: { pageSize: 1000 } })) dns.push(...page.searchEntries.map((e) => e.dn));
+    dns.sort((a, b) => b.split(',').length - a.split(',').length);
+    const leaves = dns.filter((d) => d.startsWith('CN='));
+    await mapLimit(leaves, 16, (dn, i) => cleaners[i % 4]!.del(dn).catch(() => {}));
+    for (const dn of dns.filter((d) => !d.startsWith('CN='))) await cleaners[0]!.del(dn).catch(() => {});
+  } finally {
+    await Promise.all(cleaners.map((x) => x.unbind().catch(() => {})));
+  }
 }
