@@ -40,5 +40,6 @@ USER node
 EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "bin/tilgang.js"]
+# The node options of bin/tilgang.js's first line (why there), which `node bin/tilgang.js` would skip.
+ENTRYPOINT ["node", "--max-old-space-size=1024", "bin/tilgang.js"]
 CMD ["run"]

@@ -6,9 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { loadConfig, type Config } from '../src/config.js';
+import { TILGANG_BIN, tilgangNodeOptions } from './support.js';
 
 export interface WorkerProcess {
   role: string;
@@ -44,15 +45,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-const bin = resolve(import.meta.dirname, '..', 'bin', 'tilgang.js');
-
 export async function startWorker(configFile: string, role: string, dir: string, name = role.replace(':', '-')): Promise<WorkerProcess> {
   const port = await freePort();
   const log = join(dir, `${name}.stderr`);
   const fd = openSync(log, 'w');
-  // BENCH_WORKER_NODE_ARGS: node's own arguments for the workers only (e.g. --cpu-prof --cpu-prof-dir=…).
+  // BENCH_WORKER_NODE_ARGS: node's own arguments for the workers only (e.g. --cpu-prof --cpu-prof-dir=…), after tilgang's own.
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, bin, '-c', configFile, 'run', '--role', role, '--metrics-port', String(port)], {
+  const child = spawn(process.execPath, [...tilgangNodeOptions(), ...nodeArgs, TILGANG_BIN, '-c', configFile, 'run', '--role', role, '--metrics-port', String(port)], {
     stdio: ['ignore', 'ignore', fd], env: { ...process.env, TILGANG_LOG_LEVEL: 'info' },
   });
   closeSync(fd);

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { AlreadyExistsError, Client } from 'ldapts';
 import { loadConfig, readSecret, type Config } from '../src/config.js';
@@ -123,4 +125,18 @@ export interface Figure {
 }
 export function figure(f: Figure): void {
   console.log(`BENCH-FIGURE ${JSON.stringify(f)}`);
+}
+
+/** tilgang's executable. */
+export const TILGANG_BIN = resolve(import.meta.dirname, '..', 'bin', 'tilgang.js');
+
+/**
+ * The node options tilgang's executable runs with (after `node` on its first line; the Dockerfile
+ * passes the same): a bench that starts it as `node bin/tilgang.js` passes them too, so its
+ * processes run, and their memory is measured, as a deployment's do.
+ */
+export function tilgangNodeOptions(): string[] {
+  const first = readFileSync(TILGANG_BIN, 'utf8').split('\n', 1)[0]!;
+  const words = first.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1);
 }

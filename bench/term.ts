@@ -40,7 +40,7 @@ import { MoodleClient } from '../src/targets/moodle/client.js';
 import { courseIdnumber } from '../src/targets/moodle/index.js';
 import { startMoodleSimulator } from '../src/targets/moodle/simulator/index.js';
 import { startWiseflowSimulator } from '../src/targets/wiseflow/simulator/index.js';
-import { benchEnv, figure } from './support.js';
+import { benchEnv, figure, TILGANG_BIN, tilgangNodeOptions } from './support.js';
 
 const { values: o } = parseArgs({ options: {
   students: { type: 'string' }, seconds: { type: 'string' }, minutes: { type: 'string' }, serve: { type: 'string' },
@@ -325,11 +325,14 @@ async function main(): Promise<void> {
 
     // The pipeline, one process per role.
     t = performance.now();
-    const bin = resolve(import.meta.dirname, '..', 'bin', 'tilgang.js');
     for (const role of ['producer', ...TARGETS.map((x) => `target:${x}`), 'writeback']) {
       const log = join(dir, `${role.replace(':', '-')}.stderr`);
       const fd = openSync(log, 'w');
-      const child = spawn(process.execPath, [bin, '-c', configFile, 'run', '--role', role], { stdio: ['ignore', 'ignore', fd], env: { ...process.env, TILGANG_LOG_LEVEL: 'info' } });
+      // BENCH_WORKER_NODE_ARGS: node's own arguments for these processes only (e.g. --heapsnapshot-signal=SIGUSR2), after tilgang's own.
+      const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+      const child = spawn(process.execPath, [...tilgangNodeOptions(), ...nodeArgs, TILGANG_BIN, '-c', configFile, 'run', '--role', role], {
+        stdio: ['ignore', 'ignore', fd], env: { ...process.env, TILGANG_LOG_LEVEL: 'info' },
+      });
       closeSync(fd);
       procs.push({ role, child, log, exited: new Promise((r) => child.once('exit', r)), hwm: 0, rss: 0, heap: 0 });
     }
