@@ -27,6 +27,13 @@ describe('the node options tilgang runs with', () => {
     expect(JSON.parse(entry![1]!)).toEqual(['node', ...shebangOptions(), 'bin/tilgang.js']);
   });
 
+  it('are the same in the npm scripts that run tilgang (npm start, npm run tilgang)', () => {
+    const { scripts } = JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { scripts: Record<string, string> };
+    for (const name of ['start', 'tilgang']) {
+      expect(scripts[name], name).toContain(`node ${shebangOptions().join(' ')} bin/tilgang.js`);
+    }
+  });
+
   it('let the executable start when run directly (env -S passes them to node)', async () => {
     const { stdout } = await promisify(execFile)(BIN, ['--help']);
     expect(stdout).toMatch(/^Usage: tilgang/);
