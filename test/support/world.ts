@@ -87,6 +87,12 @@ export async function startWorld(name: string, opts: { faults?: FaultSettingsInp
   const ad = sambaClient();
   await ad.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
   const adOu = `OU=test-${env.id},${SAMBA_PEOPLE_OU}`;
+  // The DC drops a connection idle through a long run; a search on it then comes back
+  // "Operation unavailable without authentication" (seen after a 15-minute fault run).
+  const rebindAd = async () => {
+    await ad.unbind().catch(() => {});
+    await ad.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
+  };
   await ad.add(adOu, { objectClass: ['top', 'organizationalUnit'], ou: `test-${env.id}` });
   cfg.targets = {
     moodle: { ...without(example.moodle!, 'simulator'), url: 'http://127.0.0.1:1', token: secret('moodle-token', moodleToken), timeoutMs: 10_000 },
@@ -165,6 +171,7 @@ export async function startWorld(name: string, opts: { faults?: FaultSettingsInp
       for (const s of sims.values()) s.faults?.set(faults);
     },
     async adAccounts() {
+      await rebindAd();
       const out = new Map<string, number>();
       for await (const page of ad.searchPaginated(adOu, { scope: 'sub', filter: '(&(objectClass=user)(employeeNumber=*))', attributes: ['employeeNumber'], paged: { pageSize: 500 } })) {
         for (const e of page.searchEntries) out.set(String(e.employeeNumber), (out.get(String(e.employeeNumber)) ?? 0) + 1);
@@ -176,6 +183,7 @@ export async function startWorld(name: string, opts: { faults?: FaultSettingsInp
         if (p.child.exitCode === null && p.child.signalCode === null) { p.child.kill('SIGKILL'); await p.exited; }
       }
       for (const s of sims.values()) await s.close().catch(() => {});
+      await rebindAd().catch(() => {});
       const { searchEntries } = await ad.search(adOu, { scope: 'sub', attributes: ['1.1'] }).catch(() => ({ searchEntries: [] as { dn: string }[] }));
       for (const e of searchEntries.sort((a, b) => b.dn.length - a.dn.length)) await ad.del(e.dn).catch(() => {});
       await ad.unbind().catch(() => {});
