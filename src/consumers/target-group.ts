@@ -512,8 +512,9 @@ export class TargetGroup {
           return out;
         }
         const err = waiting[0]!.err as Error;
-        this.log.warn({ people: waiting.length, attempts: attempt, dependency: dependencyOf(waiting[0]!.err), err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
-        this.availability.unavailable(dependencyOf(waiting[0]!.err), err.message);
+        const waitingOn = dependencyOf(err);
+        this.log.warn({ people: waiting.length, attempts: attempt, dependency: waitingOn, err: err.message }, 'transient failure outlasted the retries: the events wait, nothing is dead-lettered');
+        this.availability.unavailable(waitingOn, err.message);
         return out;
       }
       this.counts.retries += retry.length;
