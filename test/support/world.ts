@@ -16,6 +16,7 @@ import type { FaultSettingsInput } from '../../src/lib/faults.js';
 import { migrate } from '../../src/mv/migrate.js';
 import { runSeed, type SeedSummary } from '../../src/seed/index.js';
 import type { RunningSimulator } from '../../src/spi/index.js';
+import { writeWorkerConfig } from '../../bench/fleet.js';
 import { SAMBA_PEOPLE_OU, SAMBA_SERVICE_UPN, sambaClient, sambaSecrets } from '../../src/stack/samba.js';
 import { loadSimulator } from '../../src/targets/index.js';
 import { eventually, testEnv, type TestEnv } from './env.js';
@@ -118,16 +119,7 @@ export async function startWorld(name: string, opts: { faults?: FaultSettingsInp
     (cfg.targets[t] as { url: string }).url = running.url;
   }
   // The processes' configuration: the test's topics, groups, transactional ids and dead letters under one prefix.
-  const base = loadConfig('tilgang.example.yaml');
-  const prefix = `test.${env.id}.`;
-  const fileCfg = structuredClone(cfg);
-  fileCfg.kafka.prefix = prefix;
-  fileCfg.kafka.topics = base.kafka.topics;
-  fileCfg.history = base.history;
-  for (const [k, v] of Object.entries(base.kafka.topics)) (cfg.kafka.topics as Record<string, string>)[k] = `${prefix}${v}`;
-  cfg.kafka.prefix = prefix;
-  const configFile = join(dir, 'tilgang.json');
-  writeFileSync(configFile, JSON.stringify(fileCfg, null, 2));
+  const configFile = writeWorkerConfig(cfg, `test.${env.id}.`, dir);
   const roles = new Map<string, RoleProcess>();
   const logs: string[] = [];
   const bin = resolve(import.meta.dirname, '..', '..', 'bin', 'tilgang.js');
