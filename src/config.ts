@@ -59,7 +59,9 @@ export const ConfigSchema = z.object({
   runtime: z.object({
     stateSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('tilgang_runtime').describe('PostgreSQL schema (in the MV database server) for the runtime\'s own state: the mass-change guard.'),
     concurrency: z.number().int().min(1).default(16).describe('People processed at once within one partition\'s batch (one person is always in order).'),
-    partitionsConcurrently: z.number().int().min(1).default(4).describe('Partitions processed at once by one worker.'),
+    // kafkajs fetches again only when every batch of the last fetch is done: a worker that works on
+    // fewer partitions at once than it holds makes the changes of the others wait behind them.
+    partitionsConcurrently: z.number().int().min(1).default(12).describe('Partitions processed at once by one worker (a new fetch waits for all of them: as many as the topic has partitions keeps a change from waiting behind other partitions\' batches).'),
     maxRetries: z.number().int().min(0).default(5),
     retryBaseMs: z.number().int().min(1).default(200),
     retryMaxMs: z.number().int().min(1).default(10_000),

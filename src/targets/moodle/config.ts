@@ -63,6 +63,14 @@ export const MoodleConfig = z.object({
    */
   courseCacheSeconds: z.number().int().min(0).default(600),
   courseMissingSeconds: z.number().int().min(0).default(60),
+  /**
+   * People per second (over the last 10 s) above which a LIVE or REPROCESS event's enrolments come
+   * from the course rosters, as a full reconciliation's do, instead of one
+   * core_enrol_get_users_courses per person: a busy stream (a start of term, a burst of changes)
+   * would otherwise spend the site's workers on a call per person. Below it (a trickle of changes)
+   * a person's own courses are read, cheaper than every roster in scope. 0: always the rosters.
+   */
+  rostersAbovePerSecond: z.number().min(0).default(20),
   /** How long an account lookup waits for other people's, so a wave's lookups leave in few calls. */
   lookupLingerMs: z.number().int().min(0).max(1000).default(10),
   /**

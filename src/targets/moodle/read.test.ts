@@ -71,6 +71,27 @@ describe('the Moodle target\'s reads, in calls', () => {
     expect(calls).toEqual(['core_user_get_users_by_field', 'core_user_get_users_by_field']);
   });
 
+  it('a LIVE change reads the person\'s own courses; in a stream faster than rostersAbovePerSecond, the rosters instead', async () => {
+    const live = (p: ReturnType<typeof snapshot>) => ({ ...p, event: { ...p.event, changeType: 'MODIFY' as const } });
+    const a = live(snapshot('0a1b2c3d-0000-4000-8000-000000000001', 'reada'));
+    const b = live(snapshot('0a1b2c3d-0000-4000-8000-000000000002', 'readb'));
+    const readWith = async (perSecond: number, people: (typeof a)[]) => {
+      const s = counting();
+      (s.cfg as { rostersAbovePerSecond: number }).rostersAbovePerSecond = perSecond;
+      calls = [];
+      for (const p of people) await target.actual(p, target.desired(p, ctx()), s, ctx());
+      await s.close();
+      return calls.filter((c) => c.startsWith('core_enrol_'));
+    };
+    // A trickle: a call per person for their courses, and the roster of the course they are in.
+    expect(await readWith(20, [a, b])).toEqual(['core_enrol_get_users_courses', 'core_enrol_get_enrolled_users', 'core_enrol_get_users_courses']);
+    // Above the rate (0: any rate): the roster once for both, no call per person.
+    expect(await readWith(0, [a, b])).toEqual(['core_enrol_get_enrolled_users']);
+    // The rate counts the last 10 s: the 3rd person within them is above 0.2/s, and is read from
+    // the roster the first one's read left (no call of its own).
+    expect(await readWith(0.2, [a, b, a])).toEqual(['core_enrol_get_users_courses', 'core_enrol_get_enrolled_users', 'core_enrol_get_users_courses']);
+  });
+
   it('a person whose username changed is also looked up by the new username (someone else may hold it)', async () => {
     calls = [];
     const renamed = snapshot('0a1b2c3d-0000-4000-8000-000000000001', 'readc');

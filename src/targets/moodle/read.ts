@@ -78,6 +78,8 @@ export class MoodleSession {
   private readonly courseLookups: Batcher<string, number | null>;
   /** The start check passed on this connection (later checks only ask whether Moodle answers). */
   checkedAtStart = false;
+  /** When the last LIVE/REPROCESS reads began, for their rate (a ring of the last seconds' stamps). */
+  private readonly liveReads: number[] = [];
   /** The last look at every course: when it began, and its completion. */
   private index?: { startedAt: number; done: Promise<void> };
 
@@ -100,6 +102,20 @@ export class MoodleSession {
   /** The accounts whose `field` equals `value` exactly. */
   findUsers(field: MatchField, value: string): Promise<MoodleAccount[]> {
     return this.users[field].load(value);
+  }
+
+  /**
+   * Notes one person's read outside a full reconciliation and says whether people come fast enough
+   * (above rostersAbovePerSecond over the last 10 s) that the rosters, one call per course for
+   * everyone, cost Moodle less than a call per person.
+   */
+  busyStream(now = Date.now()): boolean {
+    const windowMs = 10_000;
+    this.liveReads.push(now);
+    let old = 0;
+    while (old < this.liveReads.length && this.liveReads[old]! < now - windowMs) old++;
+    if (old) this.liveReads.splice(0, old);
+    return this.liveReads.length > this.cfg.rostersAbovePerSecond * (windowMs / 1000);
   }
 
   /** The user's active enrolments in courses tilgang manages (Moodle returns no roles). */
@@ -281,11 +297,12 @@ export async function readActual(person: PersonContext, id: Identity, desired: D
   const account = matchAccount(person.id, id, found, cfg.match);
   const enrolments = desired?.enrolments;
   if (!enrolments) return { account, enrolled: [], courses: {}, from };
-  // A full reconciliation (SNAPSHOT) reads each course's roster once for everyone instead of each
-  // person's courses: one call per course, not one per person. A person new to Moodle needs none,
-  // but the rosters read now (cheap while the courses are empty) are kept in step with tilgang's
-  // own enrolments for courseCacheSeconds, so the people after them need no call for them either.
-  const snapshot = person.event.changeType === 'SNAPSHOT';
+  // A full reconciliation (SNAPSHOT), or a stream of people faster than rostersAbovePerSecond,
+  // reads each course's roster once for everyone instead of each person's courses: one call per
+  // course, not one per person. A person new to Moodle needs none, but the rosters read now (cheap
+  // while the courses are empty) are kept in step with tilgang's own enrolments for
+  // courseCacheSeconds, so the people after them need no call for them either.
+  const snapshot = person.event.changeType === 'SNAPSHOT' || s.busyStream();
   const listed = !account ? (snapshot ? await s.enrolmentsFromRosters(-1, await s.coursesInScope(from)) : [])
     : snapshot ? await s.enrolmentsFromRosters(account.id, await s.coursesInScope(from))
       : (await s.managedEnrolments(account.id)).filter((c) => courseInScope(c.idnumber, from));
