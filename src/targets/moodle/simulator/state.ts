@@ -495,10 +495,27 @@ export class Store {
 
   /** Course sortorder: category sortorder + position, newest course first (create_course puts it at the top). */
   courseSortorder(course: CourseRec, catorders = this.categorySortorders()): number {
-    if (course.category === 0) return 1;
-    const base = catorders.get(course.category) ?? 0;
-    const siblings = this.coursesInCategory(course.category).sort((a, b) => b.id - a.id);
-    return base + 1 + siblings.findIndex((c) => c.id === course.id);
+    return this.courseSortorders(catorders)(course);
+  }
+
+  /**
+   * Every course's sortorder as courseSortorder gives it, for one call's answer: the categories'
+   * courses are walked once (on the first course asked for), not once per course, so a call that
+   * lists many courses (a roster's users' courses, every course) is not quadratic in the courses.
+   * For the state as it is now: a call that changes courses asks again.
+   */
+  courseSortorders(catorders = this.categorySortorders()): (course: CourseRec) => number {
+    let position: Map<number, number> | undefined;
+    return (course) => {
+      if (course.category === 0) return 1;
+      if (!position) {
+        position = new Map();
+        const byCategory = new Map<number, CourseRec[]>();
+        for (const c of this.courses.values()) (byCategory.get(c.category) ?? byCategory.set(c.category, []).get(c.category)!).push(c);
+        for (const list of byCategory.values()) list.sort((a, b) => b.id - a.id).forEach((c, i) => position!.set(c.id, i));
+      }
+      return (catorders.get(course.category) ?? 0) + 1 + (position.get(course.id) ?? -1);
+    };
   }
 
   // ---- courses ------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ function courseContacts(ctx: CallContext, c: CourseRec): Json[] {
     .map((u) => ({ id: u.id, fullname: fullname(u) }));
 }
 
-export function courseDetails(ctx: CallContext, c: CourseRec, catorders: Map<number, number>): Record<string, Json> {
+export function courseDetails(ctx: CallContext, c: CourseRec, sortorderOf: (c: CourseRec) => number): Record<string, Json> {
   const category = ctx.store.categories.get(c.category);
   const [summary, summaryformat] = formatText(ctx, c.summary, c.summaryformat);
   const d: Record<string, Json> = {
@@ -106,7 +106,7 @@ export function courseDetails(ctx: CallContext, c: CourseRec, catorders: Map<num
     overviewfiles: [],
     contacts: courseContacts(ctx, c),
     enrollmentmethods: c.manual?.enabled ? ['manual'] : [],
-    sortorder: ctx.store.courseSortorder(c, catorders),
+    sortorder: sortorderOf(c),
     showactivitydates: c.showactivitydates,
     showcompletionconditions: c.showcompletionconditions,
     courseimage: courseImageUrl(ctx, c.contextid),
@@ -195,8 +195,8 @@ export const getCoursesByField: WsFunction = {
           throw invalidParameter('Invalid field name');
       }
     }
-    const catorders = store.categorySortorders();
-    return { courses: courses.map((c) => courseDetails(ctx, c, catorders)), warnings: warningsOut };
+    const sortorderOf = store.courseSortorders();
+    return { courses: courses.map((c) => courseDetails(ctx, c, sortorderOf)), warnings: warningsOut };
   },
 };
 

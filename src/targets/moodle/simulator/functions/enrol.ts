@@ -156,7 +156,7 @@ export const getUsersCourses: WsFunction = {
   execute(ctx, p: { userid: number; returnusercount: boolean }) {
     const { store, site } = ctx;
     const now = ctx.now();
-    const catorders = store.categorySortorders();
+    const sortorderOf = store.courseSortorders();
     const courses = store.enrolmentsOfUser(p.userid)
       .filter((e) => e.status === 0 && e.timestart <= now && (e.timeend === 0 || e.timeend > now))
       .map((e) => ({ e, c: store.courses.get(e.courseid)! }))
@@ -164,7 +164,7 @@ export const getUsersCourses: WsFunction = {
         && (c.visible === 1 || e.roles.some((r) => site.rolesSeeingHiddenCourses.has(r))))
       .map(({ c }) => c);
     // Each course's sortorder once, not once per comparison (each one walks the category's courses).
-    const sortorder = new Map(courses.map((c) => [c.id, store.courseSortorder(c, catorders)]));
+    const sortorder = new Map(courses.map((c) => [c.id, sortorderOf(c)]));
     const active = courses.sort((a, b) => (b.visible - a.visible) || (sortorder.get(a.id)! - sortorder.get(b.id)!));
     const out: Json[] = [];
     for (const c of active) {
@@ -219,15 +219,14 @@ function activeNow(e: EnrolmentRec, now: number): boolean {
 }
 
 /** enrol_get_all_users_courses($userid, true): active enrolments, visible first, then by sortorder. */
-function enrolledCourses(ctx: CallContext, u: UserRec): Json[] {
+function enrolledCourses(ctx: CallContext, u: UserRec, sortorderOf: (c: CourseRec) => number): Json[] {
   const { store } = ctx;
   const now = ctx.now();
-  const catorders = store.categorySortorders();
   const courses = store.enrolmentsOfUser(u.id)
     .filter((e) => activeNow(e, now))
     .map((e) => store.courses.get(e.courseid))
     .filter((c): c is CourseRec => c !== undefined && c.category !== 0 && c.manual?.enabled === true);
-  const sortorder = new Map(courses.map((c) => [c.id, store.courseSortorder(c, catorders)]));
+  const sortorder = new Map(courses.map((c) => [c.id, sortorderOf(c)]));
   return courses.sort((a, b) => (b.visible - a.visible) || (sortorder.get(a.id)! - sortorder.get(b.id)!))
     .map((c) => ({ id: c.id, fullname: formatString(ctx, c.fullname), shortname: formatString(ctx, c.shortname) }));
 }
@@ -326,6 +325,9 @@ export const getEnrolledUsers: WsFunction = {
       });
     rows = rows.slice(limitfrom, limitnumber > 0 ? limitfrom + limitnumber : undefined);
     const out: Json[] = [];
+    // A user's courses only when the answer keeps them (userfields leaves them out otherwise), their sortorders walked once for the call.
+    const wantCourses = userfields.length === 0 || userfields.includes('enrolledcourses');
+    let sortorderOf: ((c: CourseRec) => number) | undefined;
     for (const { e, u } of rows) {
       const d = userDetails(ctx, u);
       if (!d) continue;
@@ -333,7 +335,7 @@ export const getEnrolledUsers: WsFunction = {
       d.profileimageurlsmall = userPictureUrl(ctx, 'f2');
       d.roles = [...e.roles].sort((a, b) => a - b)
         .map((roleid) => ({ roleid, name: '', shortname: ROLE_SHORTNAMES[roleid] ?? `role${roleid}`, sortorder: 0 }));
-      const courses = enrolledCourses(ctx, u);
+      const courses = wantCourses ? enrolledCourses(ctx, u, sortorderOf ??= store.courseSortorders()) : [];
       if (courses.length > 0) d.enrolledcourses = courses;
       if (userfields.length > 0) {
         // user_get_user_details() always gives id and fullname.
