@@ -105,6 +105,11 @@ describe('OpenAccess simulator', () => {
     expect((await q({ filter: 'LASTNAME like "Page%" AND FIRSTNAME != "Odd"', page_size: '100' })).body.total_items).toBe(13);
     const desc = await q({ filter: 'LASTNAME like "Page%"', order_by: 'LASTNAME desc', page_size: '1' });
     expect(desc.body.item_list[0].property_value_map.LASTNAME).toBe('Page24');
+    // A batch of keys: every cardholder any term matches (case-insensitive), once, in creation order, as a scan finds them.
+    const keys = await q({ filter: 'SSNO = "P7" or SSNO = "p3" or SSNO = "P3" or SSNO = "P99" or (SSNO = "P12" and FIRSTNAME = "Even")', page_size: '100' });
+    expect(keys.body.item_list.map((i: any) => i.property_value_map.SSNO)).toEqual(['P3', 'P7', 'P12']);
+    const mixed = await q({ filter: '(SSNO = "P1" or SSNO = "P2" or LASTNAME like "Page2%") and FIRSTNAME = "Odd"', page_size: '100' });
+    expect(mixed.body.item_list.map((i: any) => i.property_value_map.SSNO)).toEqual(['P1', 'P21', 'P23']);
     expect((await q({ filter: 'LASTNAME = ' })).body.error.code).toBe('openaccess.general.invalidfilter');
     expect((await q({ filter: 'NOPE = 1' })).status).toBe(400);
   });

@@ -298,10 +298,37 @@ export class Store {
     }
     for (const name of filterProps(f)) if (!this.prop(c, name)) throw invalidItem(name);
     const get = (r: Instance) => (name: string) => r[this.prop(c, name)!.name] ?? null;
-    // An equality (alone or one of an AND's terms) narrows the rows by the index; the whole filter decides.
-    const eq = [f, ...('and' in f ? f.and : [])].find((x): x is Extract<Filter, { op: string }> => 'op' in x && x.op === '=');
-    const rows = eq ? this.candidates(c, this.prop(c, eq.prop)!.name, eq.value) : this.rows(c);
+    // The index narrows the rows to those the filter may match; the whole filter decides.
+    const rows = this.narrow(c, f) ?? this.rows(c);
     return rows.filter((r) => matches(f, get(r)));
+  }
+
+  /**
+   * Live rows, in creation order, among which are all that `f` matches, from the indexes; undefined
+   * when the filter gives no equality to look up (the caller scans every row). An equality is one
+   * lookup; an OR of terms that each narrow is the union of theirs (a client's batch of keys:
+   * `SSNO = "1" or SSNO = "2"`); an AND is its narrowest term.
+   */
+  private narrow(c: ClassSpec, f: Filter): Instance[] | undefined {
+    if ('op' in f) return f.op === '=' ? this.candidates(c, this.prop(c, f.prop)!.name, f.value) : undefined;
+    if ('or' in f) {
+      const union = new Set<Instance>();
+      for (const x of f.or) {
+        const rows = this.narrow(c, x);
+        if (!rows) return undefined;
+        for (const r of rows) union.add(r);
+      }
+      return [...union].sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+    }
+    if ('and' in f) {
+      let best: Instance[] | undefined;
+      for (const x of f.and) {
+        const rows = this.narrow(c, x);
+        if (rows && (!best || rows.length < best.length)) best = rows;
+      }
+      return best;
+    }
+    return undefined;
   }
 
   /** Everything, for tests and the kit's look at the system. */
