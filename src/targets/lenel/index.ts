@@ -69,6 +69,9 @@ export const target: Target<LenelConfig, Desired, Actual, Payload, LenelSession,
     return desired(person, config);
   },
 
+  // The wave's reads are coalesced into OR filters of up to READ_BATCH keys (read.ts), bounded by the client's connections.
+  readsWholeWave: true,
+
   async actual(person, _d, s, { global }) {
     return readActual(person, s, global.directory.sensitive);
   },

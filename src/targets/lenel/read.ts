@@ -1,7 +1,9 @@
 /**
  * Reading OnGuard: the cardholder by its key (SSNO), the badge of the managed type, the access
- * levels assigned to it, and the lookups (access levels, titles, departments) by name, cached.
+ * levels assigned to it (a wave's people together: each step one call per 100 keys), and the
+ * lookups (access levels, titles, departments) by name, cached.
  */
+import { Batcher } from '../../lib/batching.js';
 import { A, TerminalError, type ManagedAccount, type PersonContext } from '../../spi/index.js';
 import { LenelClient, prop, quote, type PropertyMap } from './client.js';
 import type { LenelConfig } from './config.js';
@@ -94,15 +96,52 @@ class Lookup {
   }
 }
 
-/** The connection the target hands around: the OpenAccess client and its lookups. */
+/** Keys per coalesced read: an OR of this many equalities, its answer within OpenAccess's page of 100 unless keys have more than one instance. */
+export const READ_BATCH = 100;
+
+/**
+ * Single-key reads that arrive together, as one list call whose filter is an OR of the keys
+ * (`SSNO = "1" or SSNO = "2"`, within `scope` when given); each key gets the instances whose
+ * property equals it as OpenAccess compares (strings case-insensitively, numbers as numbers).
+ */
+function keyReader<K extends string | number>(client: LenelClient, type: string, property: string, opts: { scope?: string; sensitive?: boolean } = {}): Batcher<K, PropertyMap[]> {
+  const norm = (v: unknown) => (typeof v === 'number' ? `n:${v}` : `s:${str(v).toLowerCase()}`);
+  return new Batcher<K, PropertyMap[]>(async (keys) => {
+    const any = keys.map((k) => `${property} = ${typeof k === 'number' ? k : quote(k)}`).join(' or ');
+    const rows = await client.list(type, opts.scope ? `${opts.scope} and (${any})` : any, { sensitive: opts.sensitive });
+    const byValue = new Map<string, PropertyMap[]>();
+    for (const r of rows) {
+      const v = prop(r, property);
+      const k = typeof keys[0] === 'number' ? norm(Number(v)) : norm(str(v));
+      byValue.set(k, [...(byValue.get(k) ?? []), r]);
+    }
+    return new Map(keys.map((k) => [k, byValue.get(norm(k)) ?? []]));
+  }, READ_BATCH, () => []);
+}
+
+/** The connection the target hands around: the OpenAccess client, its lookups and its coalesced reads. */
 export class LenelSession {
   readonly levels: Lookup;
   readonly lookups: Record<LookupKind, Lookup>;
+  /** Cardholders by key (SSNO); the filter in the body when the key is sensitive. */
+  private readonly byKey = new Map<boolean, Batcher<string, PropertyMap[]>>();
+  /** Badges of the managed type by cardholder ID. */
+  readonly badgesOf: Batcher<number, PropertyMap[]>;
+  /** Access level assignments by BadgeKey. */
+  readonly assignmentsOf: Batcher<number, PropertyMap[]>;
 
   constructor(readonly client: LenelClient, readonly cfg: LenelConfig) {
     const ttl = cfg.lookupCacheSeconds * 1000;
     this.levels = new Lookup(client, 'Lnl_AccessLevel', ttl);
     this.lookups = { title: new Lookup(client, LOOKUP_CLASS.title, ttl), department: new Lookup(client, LOOKUP_CLASS.department, ttl) };
+    this.badgesOf = keyReader(client, 'Lnl_Badge', 'PERSONID', { scope: `TYPE = ${cfg.badge.type}` });
+    this.assignmentsOf = keyReader(client, 'Lnl_AccessLevelAssignment', 'BadgeKey');
+  }
+
+  cardholdersByKey(key: string, sensitive: boolean): Promise<PropertyMap[]> {
+    let b = this.byKey.get(sensitive);
+    if (!b) this.byKey.set(sensitive, b = keyReader(this.client, 'Lnl_Cardholder', 'SSNO', { sensitive }));
+    return b.load(key);
   }
 
   async close(): Promise<void> {
@@ -146,7 +185,10 @@ export async function readActual(person: PersonContext, s: LenelSession, sensiti
   const key = cardholderKey(person, s.cfg);
   const none: Actual = { cardholder: null, badge: null, levels: [] };
   if (!key) return none;
-  const found = await s.client.list('Lnl_Cardholder', `SSNO = ${quote(key)}`, { sensitive: sensitiveKey(s.cfg, sensitive) });
+  // A key OpenAccess cannot search for fails this person alone, not the others read with it.
+  quote(key);
+  // The wave's people are read together: each step's keys in one call per READ_BATCH (read.ts keyReader).
+  const found = await s.cardholdersByKey(key, sensitiveKey(s.cfg, sensitive));
   if (found.length > 1) {
     // OnGuard does not refuse a second cardholder with the same key; tilgang never guesses which is the person.
     throw new TerminalError(`person ${person.id}, target lenel: ${found.length} cardholders have the person's key (SSNO): ${found.map(describeCardholder).join(' and ')}; a duplicate, resolve it in OnGuard`,
@@ -154,12 +196,12 @@ export async function readActual(person: PersonContext, s: LenelSession, sensiti
   }
   if (!found[0]) return none;
   const cardholder = await toCardholder(s, found[0]);
-  const badge = pickBadge(await s.client.list('Lnl_Badge', `PERSONID = ${cardholder.ID} and TYPE = ${s.cfg.badge.type}`), s.cfg.badge.activeStatus);
+  const badge = pickBadge(await s.badgesOf.load(cardholder.ID), s.cfg.badge.activeStatus);
   if (!badge) return { cardholder, badge: null, levels: [] };
   const managed = managedLevels(s.cfg);
   const levels: string[] = [];
   if (managed.size) {
-    for (const a of await s.client.list('Lnl_AccessLevelAssignment', `BadgeKey = ${badge.BADGEKEY}`)) {
+    for (const a of await s.assignmentsOf.load(badge.BADGEKEY)) {
       const name = await s.levels.name(Number(prop(a, 'AccessLevelID')));
       if (name !== undefined && managed.has(name)) levels.push(name);
     }
