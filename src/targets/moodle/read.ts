@@ -62,6 +62,9 @@ export function matchAccount(person: string, id: Identity, found: Partial<Record
 
 interface CachedCourse { id: number; at: number }
 
+/** A managed course in the semesters in scope. */
+export interface ScopeCourse { readonly id: number; readonly idnumber: string }
+
 /** core_enrol_get_enrolled_users with userfields id,roles. */
 interface MoodleEnrolledUser { id: number; roles?: { roleid: number }[] }
 
@@ -80,6 +83,9 @@ export class MoodleSession {
   checkedAtStart = false;
   /** When the last LIVE/REPROCESS reads began, for their rate (a ring of the last seconds' stamps). */
   private readonly liveReads: number[] = [];
+  /** Changes to the known courses' ids (a course learnt, its id changed, one forgotten), and the courses in scope as last worked out. */
+  private coursesVersion = 0;
+  private scope?: { version: number; key: string; courses: readonly ScopeCourse[] };
   /** The last look at every course: when it began, and its completion. */
   private index?: { startedAt: number; done: Promise<void> };
 
@@ -189,23 +195,37 @@ export class MoodleSession {
   }
 
   /** The managed courses of `from` and later semesters, from the all-courses index (read again when old). */
-  async coursesInScope(from: Semester): Promise<{ id: number; idnumber: string }[]> {
+  async coursesInScope(from: Semester): Promise<readonly ScopeCourse[]> {
     if (!this.index || Date.now() - this.index.startedAt > this.cfg.courseCacheSeconds * 1000) {
       this.index = { startedAt: Date.now(), done: this.fetchAllCourses().catch((e: unknown) => { this.index = undefined; throw e; }) };
     }
     await this.index.done;
-    return [...this.courses.entries()].filter(([idnumber]) => courseInScope(idnumber, from)).map(([idnumber, c]) => ({ id: c.id, idnumber }));
+    // Worked out once per change of the known courses, not per person: a wave asks for it for each of its people.
+    const key = `${from.year}\u0000${from.term}`;
+    if (this.scope?.version !== this.coursesVersion || this.scope.key !== key) {
+      this.scope = { version: this.coursesVersion, key, courses: [...this.courses.entries()].filter(([idnumber]) => courseInScope(idnumber, from)).map(([idnumber, c]) => ({ id: c.id, idnumber })) };
+    }
+    return this.scope.courses;
   }
 
   /** A user's enrolments (with roles) in these courses, from the courses' rosters (each read once for everyone). */
-  async enrolmentsFromRosters(userid: number, courses: { id: number; idnumber: string }[]): Promise<EnrolledCourse[]> {
-    const fresh = (id: number) => {
-      const r = this.rosters.get(id);
-      return r?.users !== undefined && Date.now() - r.at < this.cfg.courseCacheSeconds * 1000;
-    };
-    const stale = courses.filter((c) => !fresh(c.id));
-    if (stale.length) await Promise.all(stale.map((c) => this.roster(c.id)));
+  async enrolmentsFromRosters(userid: number, courses: readonly ScopeCourse[]): Promise<EnrolledCourse[]> {
+    const now = Date.now();
+    const ttl = this.cfg.courseCacheSeconds * 1000;
     const out: EnrolledCourse[] = [];
+    let stale: ScopeCourse[] | undefined;
+    for (const c of courses) {
+      const r = this.rosters.get(c.id);
+      if (r?.users === undefined || now - r.at >= ttl) (stale ??= []).push(c);
+      else {
+        const roles = r.users.get(userid);
+        if (roles) out.push({ ...c, roles });
+      }
+    }
+    if (!stale) return out;
+    // Some rosters to read first: then every course again, in order, from the rosters as they are.
+    await Promise.all(stale.map((c) => this.roster(c.id)));
+    out.length = 0;
     for (const c of courses) {
       const roles = this.rosters.get(c.id)?.users?.get(userid);
       if (roles) out.push({ ...c, roles });
@@ -228,10 +248,11 @@ export class MoodleSession {
 
   /** Forget a course (an enrolment in it failed: it may have been deleted and made again). */
   forgetCourse(idnumber: string): void {
-    this.courses.delete(idnumber);
+    if (this.courses.delete(idnumber)) this.coursesVersion++;
   }
 
   private remember(idnumber: string, id: number): void {
+    if (this.courses.get(idnumber)?.id !== id) this.coursesVersion++;
     this.courses.set(idnumber, { id, at: Date.now() });
   }
 
