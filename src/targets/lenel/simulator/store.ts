@@ -104,10 +104,33 @@ export class Store {
 
   /** Live rows that may have `prop` equal to `value` (a string compared in lower case, or a number), in creation order; the caller checks them. */
   private candidates(c: ClassSpec, prop: string, value: string | number | boolean): Instance[] {
+    return this.live(this.entered(c, prop, value));
+  }
+
+  /** The rows entered in `prop`'s index under `value` (deleted and since-modified ones included): its size says how narrow a lookup is before it is made. */
+  private entered(c: ClassSpec, prop: string, value: string | number | boolean): ReadonlySet<Instance> {
     const key = typeof value === 'number' ? `n:${value}` : `s:${String(value).toLowerCase()}`;
-    const set = this.index(c, prop).get(key);
-    if (!set) return [];
-    return [...set].filter((r) => !this.deleted.has(r)).sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+    return this.index(c, prop).get(key) ?? Store.none;
+  }
+
+  private static readonly none: ReadonlySet<Instance> = new Set();
+
+  private live(rows: Iterable<Instance>): Instance[] {
+    return [...rows].filter((r) => !this.deleted.has(r)).sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+  }
+
+  /**
+   * Candidates for rows that have every one of these properties equal to its value: those of the
+   * narrowest property (an assignment's badge, not its access level that thousands share); the
+   * caller checks them against all.
+   */
+  private narrowest(c: ClassSpec, terms: [prop: string, value: string | number | boolean][]): Instance[] {
+    let best: ReadonlySet<Instance> | undefined;
+    for (const [prop, value] of terms) {
+      const set = this.entered(c, prop, value);
+      if (!best || set.size < best.size) best = set;
+    }
+    return this.live(best ?? Store.none);
   }
 
   private prop(c: ClassSpec, name: string): PropSpec | undefined {
@@ -163,7 +186,7 @@ export class Store {
     for (const set of c.unique ?? []) {
       if (set.some((k) => row[k] === null || row[k] === undefined)) continue;
       const same = (r: Instance) => set.every((k) => String(r[k]).toLowerCase() === String(row[k]).toLowerCase());
-      if (this.candidates(c, set[0]!, String(row[set[0]!])).some((r) => r !== self && same(r))) {
+      if (this.narrowest(c, set.map((k) => [k, String(row[k])])).some((r) => r !== self && same(r))) {
         throw new OaError(400, 'openaccess.general.invalidrequestitem', `An instance of ${c.name} with this ${set.join(' and ')} already exists.`);
       }
     }
@@ -179,8 +202,8 @@ export class Store {
 
   private find(c: ClassSpec, keys: Instance): Instance {
     for (const k of this.keyOf(c)) if (keys[k.name] === undefined || keys[k.name] === null) throw invalidItem(k.name);
-    const first = this.keyOf(c)[0]!.name;
-    const hit = this.candidates(c, first, keys[first] as string | number | boolean).find((r) => this.keyOf(c).every((k) => r[k.name] === keys[k.name]));
+    const terms = this.keyOf(c).map((k): [string, string | number | boolean] => [k.name, keys[k.name] as string | number | boolean]);
+    const hit = this.narrowest(c, terms).find((r) => this.keyOf(c).every((k) => r[k.name] === keys[k.name]));
     if (!hit) throw new OaError(400, 'openaccess.general.invalidrequestitem', `No instance of ${c.name} with these key values exists.`);
     return hit;
   }
@@ -310,21 +333,31 @@ export class Store {
    * `SSNO = "1" or SSNO = "2"`); an AND is its narrowest term.
    */
   private narrow(c: ClassSpec, f: Filter): Instance[] | undefined {
-    if ('op' in f) return f.op === '=' ? this.candidates(c, this.prop(c, f.prop)!.name, f.value) : undefined;
+    const sets = this.lookups(c, f);
+    if (!sets) return undefined;
+    const union = new Set<Instance>();
+    for (const set of sets) for (const r of set) union.add(r);
+    return this.live(union);
+  }
+
+  /** The index entries that hold every row `f` may match (their total size: how narrow), or undefined when some row may be elsewhere. */
+  private lookups(c: ClassSpec, f: Filter): ReadonlySet<Instance>[] | undefined {
+    if ('op' in f) return f.op === '=' ? [this.entered(c, this.prop(c, f.prop)!.name, f.value)] : undefined;
     if ('or' in f) {
-      const union = new Set<Instance>();
+      const all: ReadonlySet<Instance>[] = [];
       for (const x of f.or) {
-        const rows = this.narrow(c, x);
-        if (!rows) return undefined;
-        for (const r of rows) union.add(r);
+        const sets = this.lookups(c, x);
+        if (!sets) return undefined;
+        all.push(...sets);
       }
-      return [...union].sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+      return all;
     }
     if ('and' in f) {
-      let best: Instance[] | undefined;
+      let best: ReadonlySet<Instance>[] | undefined;
+      const size = (sets: ReadonlySet<Instance>[]) => sets.reduce((n, x) => n + x.size, 0);
       for (const x of f.and) {
-        const rows = this.narrow(c, x);
-        if (rows && (!best || rows.length < best.length)) best = rows;
+        const sets = this.lookups(c, x);
+        if (sets && (!best || size(sets) < size(best))) best = sets;
       }
       return best;
     }
