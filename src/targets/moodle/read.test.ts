@@ -71,6 +71,22 @@ describe('the Moodle target\'s reads, in calls', () => {
     expect(calls).toEqual(['core_user_get_users_by_field', 'core_user_get_users_by_field']);
   });
 
+  it('a person\'s enrolments from the rosters are the same from the walk of every course and from the per-user index after it', async () => {
+    const s = counting();
+    const scope = await s.coursesInScope({ year: 2026, term: 'HØST' });
+    const ids = await s.ws.call<{ id: number; username: string }[]>('core_user_get_users_by_field', { field: 'username', values: ['reada', 'readb'] });
+    for (const u of ids) {
+      const walked = await s.enrolmentsFromRosters(u.id, scope);
+      expect(walked).toEqual([{ id: expect.any(Number), idnumber: course, roles: [5] }]);
+      expect(await s.enrolmentsFromRosters(u.id, scope)).toEqual(walked);
+    }
+    expect(await s.enrolmentsFromRosters(-1, scope)).toEqual([]);
+    // tilgang's own unenrolment is seen by the index too.
+    s.noteRoles(scope[0]!.id, ids[0]!.id, () => null);
+    expect(await s.enrolmentsFromRosters(ids[0]!.id, scope)).toEqual([]);
+    await s.close();
+  });
+
   it('a LIVE change reads the person\'s own courses; in a stream faster than rostersAbovePerSecond, the rosters instead', async () => {
     const live = (p: ReturnType<typeof snapshot>) => ({ ...p, event: { ...p.event, changeType: 'MODIFY' as const } });
     const a = live(snapshot('0a1b2c3d-0000-4000-8000-000000000001', 'reada'));

@@ -86,6 +86,16 @@ export class MoodleSession {
   /** Changes to the known courses' ids (a course learnt, its id changed, one forgotten), and the courses in scope as last worked out. */
   private coursesVersion = 0;
   private scope?: { version: number; key: string; courses: readonly ScopeCourse[] };
+  /**
+   * Per user, the courses whose roster held them when read or since tilgang's own writes: where a
+   * person's enrolments are looked up while every roster in scope is fresh. Never pruned; each is
+   * checked against its roster as it is now.
+   */
+  private readonly userCourses = new Map<number, Set<number>>();
+  /** Rosters read, dropped or replaced: whether the last finding that every roster in scope is fresh still holds. */
+  private rostersVersion = 0;
+  /** The last walk of the courses in scope that found every roster fresh: until when, and each course's places in the list. */
+  private freshness?: { scope: readonly ScopeCourse[]; version: number; until: number; positions: Map<number, number[]> };
   /** The last look at every course: when it began, and its completion. */
   private index?: { startedAt: number; done: Promise<void> };
 
@@ -186,11 +196,18 @@ export class MoodleSession {
         courseid, options: [{ name: 'onlyactive', value: '1' }, { name: 'userfields', value: 'id,roles' }],
       }).then((users) => {
         entry.users = new Map(users.map((u) => [u.id, (u.roles ?? []).map((r) => r.roleid)]));
+        for (const userid of entry.users.keys()) this.noteUserIn(userid, courseid);
+        this.rostersVersion++;
         return entry.users;
       }),
     };
-    entry.done.catch(() => { if (this.rosters.get(courseid) === entry) this.rosters.delete(courseid); });
+    entry.done.catch(() => {
+      if (this.rosters.get(courseid) !== entry) return;
+      this.rosters.delete(courseid);
+      this.rostersVersion++;
+    });
     this.rosters.set(courseid, entry);
+    this.rostersVersion++;
     return entry.done;
   }
 
@@ -212,17 +229,35 @@ export class MoodleSession {
   async enrolmentsFromRosters(userid: number, courses: readonly ScopeCourse[]): Promise<EnrolledCourse[]> {
     const now = Date.now();
     const ttl = this.cfg.courseCacheSeconds * 1000;
+    // Every roster in scope known fresh (same courses, no roster read, dropped or replaced since, none
+    // expired yet): the user's own courses from the per-user index, not a walk of every course.
+    const f = this.freshness;
+    if (f && f.scope === courses && f.version === this.rostersVersion && now < f.until) {
+      const hits: [number, EnrolledCourse][] = [];
+      for (const courseid of this.userCourses.get(userid) ?? []) {
+        const roles = this.rosters.get(courseid)?.users?.get(userid);
+        if (roles) for (const i of f.positions.get(courseid) ?? []) hits.push([i, { ...courses[i]!, roles }]);
+      }
+      return hits.sort((a, b) => a[0] - b[0]).map(([, e]) => e);
+    }
     const out: EnrolledCourse[] = [];
     let stale: ScopeCourse[] | undefined;
+    let until = Infinity;
     for (const c of courses) {
       const r = this.rosters.get(c.id);
       if (r?.users === undefined || now - r.at >= ttl) (stale ??= []).push(c);
       else {
+        until = Math.min(until, r.at + ttl);
         const roles = r.users.get(userid);
         if (roles) out.push({ ...c, roles });
       }
     }
-    if (!stale) return out;
+    if (!stale) {
+      const positions = new Map<number, number[]>();
+      courses.forEach((c, i) => (positions.get(c.id) ?? positions.set(c.id, []).get(c.id)!).push(i));
+      this.freshness = { scope: courses, version: this.rostersVersion, until, positions };
+      return out;
+    }
     // Some rosters to read first: then every course again, in order, from the rosters as they are.
     await Promise.all(stale.map((c) => this.roster(c.id)));
     out.length = 0;
@@ -239,11 +274,19 @@ export class MoodleSession {
     if (!r) return;
     if (!r.users) {
       this.rosters.delete(courseid);
+      this.rostersVersion++;
       return;
     }
     const roles = change(r.users.get(userid) ?? []);
     if (roles === null) r.users.delete(userid);
-    else r.users.set(userid, roles);
+    else {
+      r.users.set(userid, roles);
+      this.noteUserIn(userid, courseid);
+    }
+  }
+
+  private noteUserIn(userid: number, courseid: number): void {
+    (this.userCourses.get(userid) ?? this.userCourses.set(userid, new Set()).get(userid)!).add(courseid);
   }
 
   /** Forget a course (an enrolment in it failed: it may have been deleted and made again). */
