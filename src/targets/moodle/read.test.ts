@@ -81,6 +81,14 @@ describe('the Moodle target\'s reads, in calls', () => {
       expect(await s.enrolmentsFromRosters(u.id, scope)).toEqual(walked);
     }
     expect(await s.enrolmentsFromRosters(-1, scope)).toEqual([]);
+    // People read together in a session whose rosters are not read yet: one roster call, the same answers.
+    const t = counting();
+    const scope2 = await t.coursesInScope({ year: 2026, term: 'HØST' });
+    calls = [];
+    const together = await Promise.all([...ids, ...ids].map((u) => t.enrolmentsFromRosters(u.id, scope2)));
+    expect(calls).toEqual(['core_enrol_get_enrolled_users']);
+    expect(together.map((e) => e.map((x) => x.roles))).toEqual([[[5]], [[5]], [[5]], [[5]]]);
+    await t.close();
     // tilgang's own unenrolment is seen by the index too.
     s.noteRoles(scope[0]!.id, ids[0]!.id, () => null);
     expect(await s.enrolmentsFromRosters(ids[0]!.id, scope)).toEqual([]);

@@ -96,6 +96,8 @@ export class MoodleSession {
   private rostersVersion = 0;
   /** The last walk of the courses in scope that found every roster fresh: until when, and each course's places in the list. */
   private freshness?: { scope: readonly ScopeCourse[]; version: number; until: number; positions: Map<number, number[]> };
+  /** A read of stale rosters of a scope, begun by one person's read, that the others arriving meanwhile wait for. */
+  private refreshing?: { scope: readonly ScopeCourse[]; done: Promise<void> };
   /** The last look at every course: when it began, and its completion. */
   private index?: { startedAt: number; done: Promise<void> };
 
@@ -227,19 +229,54 @@ export class MoodleSession {
 
   /** A user's enrolments (with roles) in these courses, from the courses' rosters (each read once for everyone). */
   async enrolmentsFromRosters(userid: number, courses: readonly ScopeCourse[]): Promise<EnrolledCourse[]> {
+    const known = this.fromFreshRosters(userid, courses);
+    if (known) return known;
+    // Another person's read of this scope's stale rosters is on its way (a wave's people arrive
+    // together): wait for it rather than walk every course to find the same rosters stale.
+    const pending = this.refreshing;
+    if (pending?.scope === courses) {
+      await pending.done.catch(() => {});
+      const after = this.fromFreshRosters(userid, courses);
+      if (after) return after;
+    }
+    const walked = this.walkRosters(userid, courses);
+    if (!walked.stale) return walked.out;
+    // Some rosters to read first.
+    const done = Promise.all(walked.stale.map((c) => this.roster(c.id))).then(() => {});
+    const entry = { scope: courses, done };
+    this.refreshing = entry;
+    void done.catch(() => {}).finally(() => { if (this.refreshing === entry) this.refreshing = undefined; });
+    await done;
+    // Then from the rosters as they are: the index once one walk has found them all fresh, else every course in order.
+    const fresh = this.fromFreshRosters(userid, courses) ?? (({ out, stale }) => (stale ? undefined : out))(this.walkRosters(userid, courses));
+    if (fresh) return fresh;
+    const out: EnrolledCourse[] = [];
+    for (const c of courses) {
+      const roles = this.rosters.get(c.id)?.users?.get(userid);
+      if (roles) out.push({ ...c, roles });
+    }
+    return out;
+  }
+
+  /**
+   * Every roster in scope known fresh (same courses, no roster read, dropped or replaced since, none
+   * expired yet): the user's enrolments from the per-user index, not a walk of every course; else undefined.
+   */
+  private fromFreshRosters(userid: number, courses: readonly ScopeCourse[]): EnrolledCourse[] | undefined {
+    const f = this.freshness;
+    if (!f || f.scope !== courses || f.version !== this.rostersVersion || Date.now() >= f.until) return undefined;
+    const hits: [number, EnrolledCourse][] = [];
+    for (const courseid of this.userCourses.get(userid) ?? []) {
+      const roles = this.rosters.get(courseid)?.users?.get(userid);
+      if (roles) for (const i of f.positions.get(courseid) ?? []) hits.push([i, { ...courses[i]!, roles }]);
+    }
+    return hits.sort((a, b) => a[0] - b[0]).map(([, e]) => e);
+  }
+
+  /** Every course in scope in order: the user's enrolments in those with a fresh roster, and the stale ones; none stale is noted for fromFreshRosters. */
+  private walkRosters(userid: number, courses: readonly ScopeCourse[]): { out: EnrolledCourse[]; stale?: ScopeCourse[] } {
     const now = Date.now();
     const ttl = this.cfg.courseCacheSeconds * 1000;
-    // Every roster in scope known fresh (same courses, no roster read, dropped or replaced since, none
-    // expired yet): the user's own courses from the per-user index, not a walk of every course.
-    const f = this.freshness;
-    if (f && f.scope === courses && f.version === this.rostersVersion && now < f.until) {
-      const hits: [number, EnrolledCourse][] = [];
-      for (const courseid of this.userCourses.get(userid) ?? []) {
-        const roles = this.rosters.get(courseid)?.users?.get(userid);
-        if (roles) for (const i of f.positions.get(courseid) ?? []) hits.push([i, { ...courses[i]!, roles }]);
-      }
-      return hits.sort((a, b) => a[0] - b[0]).map(([, e]) => e);
-    }
     const out: EnrolledCourse[] = [];
     let stale: ScopeCourse[] | undefined;
     let until = Infinity;
@@ -252,20 +289,11 @@ export class MoodleSession {
         if (roles) out.push({ ...c, roles });
       }
     }
-    if (!stale) {
-      const positions = new Map<number, number[]>();
-      courses.forEach((c, i) => (positions.get(c.id) ?? positions.set(c.id, []).get(c.id)!).push(i));
-      this.freshness = { scope: courses, version: this.rostersVersion, until, positions };
-      return out;
-    }
-    // Some rosters to read first: then every course again, in order, from the rosters as they are.
-    await Promise.all(stale.map((c) => this.roster(c.id)));
-    out.length = 0;
-    for (const c of courses) {
-      const roles = this.rosters.get(c.id)?.users?.get(userid);
-      if (roles) out.push({ ...c, roles });
-    }
-    return out;
+    if (stale) return { out, stale };
+    const positions = new Map<number, number[]>();
+    courses.forEach((c, i) => (positions.get(c.id) ?? positions.set(c.id, []).get(c.id)!).push(i));
+    this.freshness = { scope: courses, version: this.rostersVersion, until, positions };
+    return { out };
   }
 
   /** tilgang's own write changed a user's roles in a course: keep a read roster in step (a roster still being read is dropped). */
