@@ -34,6 +34,44 @@ export function writeWorkerConfig(cfg: Config, prefix: string, dir: string): str
   return file;
 }
 
+/** The secrets of a private world's simulated targets: random, never the example's. */
+export interface TargetSecrets { moodleToken: string; lenelPassword: string; wiseflowSecret: string }
+
+export function randomTargetSecrets(): TargetSecrets {
+  const random = () => Math.random().toString(36).slice(2);
+  return {
+    moodleToken: Array.from({ length: 32 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join(''),
+    lenelPassword: `Lenel-${random()}-pw`,
+    wiseflowSecret: `wf-${random()}-secret`,
+  };
+}
+
+/**
+ * The four targets' configuration blocks for a world of a bench's or test's own: the example's
+ * Moodle and Lenel settings, WISEflow's sample policy, AD accounts under `adOu`; the secrets in
+ * files in `dir` (as an operator gives them), the simulators' URLs left for their start to fill in.
+ */
+export function privateTargets(dir: string, adOu: string, secrets: TargetSecrets, extra: Record<string, unknown> = {}): Record<'moodle' | 'lenel' | 'wiseflow' | 'ad', Record<string, unknown>> {
+  const secret = (file: string, value: string) => { writeFileSync(join(dir, file), value, { mode: 0o600 }); return { file: join(dir, file) }; };
+  const example = loadConfig('tilgang.example.yaml').targets as Record<string, Record<string, unknown>>;
+  const without = (o: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
+  return {
+    moodle: { ...without(example.moodle!, 'simulator'), url: 'http://127.0.0.1:1', token: secret('moodle-token', secrets.moodleToken), ...extra },
+    lenel: { ...without(example.lenel!, 'simulator'), url: 'http://127.0.0.1:1', password: secret('lenel-password', secrets.lenelPassword), ...extra },
+    wiseflow: {
+      url: 'http://127.0.0.1:1', auth: { clientId: 'tilgang', clientSecret: secret('wiseflow-secret', secrets.wiseflowSecret) }, ...extra,
+      userDataTypes: { feideId: 529, nationalId: 530, studentId: 531, personId: 532 },
+      policy: {
+        managedRoles: ['Assessor', 'Author', 'Invigilator'],
+        rules: [{ affiliations: ['employee'], roles: ['Invigilator'] }, { businessRoles: ['iam:teacher'], roles: ['Assessor', 'Author'] }],
+        sensor: { affiliations: ['sensor'], roles: ['Assessor'] },
+      },
+      entitlement: { affiliations: ['employee', 'student', 'sensor'], request: 'wiseflow' },
+    },
+    ad: { ...example.ad!, ous: { employee: `OU=Employees,${adOu}`, student: `OU=Students,${adOu}`, disabled: `OU=Disabled,${adOu}` } },
+  };
+}
+
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();

@@ -51,6 +51,7 @@ import { MoodleClient } from '../src/targets/moodle/client.js';
 import { courseIdnumber } from '../src/targets/moodle/index.js';
 import { SAMBA_PEOPLE_OU, SAMBA_SERVICE_UPN, sambaClient, sambaSecrets } from '../src/stack/samba.js';
 import { getTarget, loadSimulator } from '../src/targets/index.js';
+import { privateTargets, randomTargetSecrets } from './fleet.js';
 import { benchEnv, figure, percentile } from './support.js';
 
 const ALL = ['moodle', 'ad', 'lenel', 'wiseflow'] as const;
@@ -139,29 +140,11 @@ async function main(): Promise<void> {
   env.topics.push(...[...ALL, WRITEBACK].map((t) => dlqTopic(t, cfg.kafka.prefix)));
   cfg.mv.schema = `bench_mv_${id.replace(/[^a-z0-9]/g, '_')}`;
   const dir = mkdtempSync(join(tmpdir(), 'tilgang-bench-latency-'));
-  const secret = (file: string, value: string) => { writeFileSync(join(dir, file), value, { mode: 0o600 }); return { file: join(dir, file) }; };
-  const random = () => Math.random().toString(36).slice(2);
-  const example = loadConfig('tilgang.example.yaml').targets as Record<string, Record<string, unknown>>;
-  const without = (o: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
   const ad = sambaClient();
   await ad.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
   const adOu = `OU=bench-${id},${SAMBA_PEOPLE_OU}`;
   await ad.add(adOu, { objectClass: ['top', 'organizationalUnit'], ou: `bench-${id}` });
-  const blocks = {
-    moodle: { ...without(example.moodle!, 'simulator'), url: 'http://127.0.0.1:1', token: secret('moodle-token', Array.from({ length: 32 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('')) },
-    lenel: { ...without(example.lenel!, 'simulator'), url: 'http://127.0.0.1:1', password: secret('lenel-password', `Lenel-${random()}-pw`) },
-    wiseflow: {
-      url: 'http://127.0.0.1:1', auth: { clientId: 'tilgang', clientSecret: secret('wiseflow-secret', `wf-${random()}`) },
-      userDataTypes: { feideId: 529, nationalId: 530, studentId: 531, personId: 532 },
-      policy: {
-        managedRoles: ['Assessor', 'Author', 'Invigilator'],
-        rules: [{ affiliations: ['employee'], roles: ['Invigilator'] }, { businessRoles: ['iam:teacher'], roles: ['Assessor', 'Author'] }],
-        sensor: { affiliations: ['sensor'], roles: ['Assessor'] },
-      },
-      entitlement: { affiliations: ['employee', 'student', 'sensor'], request: 'wiseflow' },
-    },
-    ad: { ...example.ad!, ous: { employee: `OU=Employees,${adOu}`, student: `OU=Students,${adOu}`, disabled: `OU=Disabled,${adOu}` } },
-  };
+  const blocks = privateTargets(dir, adOu, randomTargetSecrets());
   cfg.targets = Object.fromEntries(TARGETS.map((t) => [t, blocks[t]]));
   if (args['partitions-concurrently']) cfg.runtime.partitionsConcurrently = Number(args['partitions-concurrently']);
   const configFile = join(dir, 'tilgang.json');
@@ -188,7 +171,7 @@ async function main(): Promise<void> {
     if (TARGETS.includes('moodle')) {
       // The sample's courses, as the courses flow would have made them: people's enrolments are then in Moodle too.
       const topics = generateUniversity({ persons: PEOPLE, seed: 1, now }).topics.filter((t) => t.status === 'active');
-      const ws = new MoodleClient({ url: sims.get('moodle')!.url, token: readSecret(blocks.moodle.token, 'moodle token'), connections: 4 });
+      const ws = new MoodleClient({ url: sims.get('moodle')!.url, token: readSecret(blocks.moodle.token as { file: string }, 'moodle token'), connections: 4 });
       for (const batch of chunks(topics, 50)) {
         await ws.call('core_course_create_courses', { courses: batch.map((t) => ({ fullname: t.nameNb, shortname: `${t.code}-${t.year}-${t.term}`, categoryid: 1, idnumber: courseIdnumber(t) })) });
       }

@@ -16,7 +16,7 @@ import type { FaultSettingsInput } from '../../src/lib/faults.js';
 import { migrate } from '../../src/mv/migrate.js';
 import { runSeed, type SeedSummary } from '../../src/seed/index.js';
 import type { RunningSimulator } from '../../src/spi/index.js';
-import { writeWorkerConfig } from '../../bench/fleet.js';
+import { privateTargets, randomTargetSecrets, writeWorkerConfig } from '../../bench/fleet.js';
 import { SAMBA_PEOPLE_OU, SAMBA_SERVICE_UPN, sambaClient, sambaSecrets } from '../../src/stack/samba.js';
 import { loadSimulator } from '../../src/targets/index.js';
 import { eventually, testEnv, type TestEnv } from './env.js';
@@ -78,12 +78,7 @@ export async function startWorld(name: string, opts: { faults?: FaultSettingsInp
   cfg.mv.schema = mvSchema;
   const mv = new pg.Pool({ connectionString: cfg.mv.url, max: 2 });
   // Secrets of the test's own, in files, as an operator would give them.
-  const secret = (file: string, value: string) => { writeFileSync(join(dir, file), value, { mode: 0o600 }); return { file: join(dir, file) }; };
-  const moodleToken = Array.from({ length: 32 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
-  const lenelPassword = `Lenel-${Math.random().toString(36).slice(2)}-pw`;
-  const wiseflowSecret = `wf-${Math.random().toString(36).slice(2)}-secret`;
-  const example = loadConfig('tilgang.example.yaml').targets as Record<string, Record<string, unknown>>;
-  const without = (o: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
+  const { moodleToken, lenelPassword, wiseflowSecret } = randomTargetSecrets();
   // AD accounts under an OU of the test's own.
   const ad = sambaClient();
   await ad.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
@@ -95,21 +90,7 @@ export async function startWorld(name: string, opts: { faults?: FaultSettingsInp
     await ad.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
   };
   await ad.add(adOu, { objectClass: ['top', 'organizationalUnit'], ou: `test-${env.id}` });
-  cfg.targets = {
-    moodle: { ...without(example.moodle!, 'simulator'), url: 'http://127.0.0.1:1', token: secret('moodle-token', moodleToken), timeoutMs: 10_000 },
-    lenel: { ...without(example.lenel!, 'simulator'), url: 'http://127.0.0.1:1', password: secret('lenel-password', lenelPassword), timeoutMs: 10_000 },
-    wiseflow: {
-      url: 'http://127.0.0.1:1', auth: { clientId: 'tilgang', clientSecret: secret('wiseflow-secret', wiseflowSecret) }, timeoutMs: 10_000,
-      userDataTypes: { feideId: 529, nationalId: 530, studentId: 531, personId: 532 },
-      policy: {
-        managedRoles: ['Assessor', 'Author', 'Invigilator'],
-        rules: [{ affiliations: ['employee'], roles: ['Invigilator'] }, { businessRoles: ['iam:teacher'], roles: ['Assessor', 'Author'] }],
-        sensor: { affiliations: ['sensor'], roles: ['Assessor'] },
-      },
-      entitlement: { affiliations: ['employee', 'student', 'sensor'], request: 'wiseflow' },
-    },
-    ad: { ...example.ad!, ous: { employee: `OU=Employees,${adOu}`, student: `OU=Students,${adOu}`, disabled: `OU=Disabled,${adOu}` } },
-  };
+  cfg.targets = privateTargets(dir, adOu, { moodleToken, lenelPassword, wiseflowSecret }, { timeoutMs: 10_000 });
   const sims = new Map<string, RunningSimulator>();
   for (const t of WORLD_TARGETS) {
     const sim = await loadSimulator(t);
