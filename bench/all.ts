@@ -6,7 +6,7 @@
  * command, size, wall time, exit code, load average at its start and end, and everything it printed.
  *
  *   npm run bench                          every part; the per-target reconciliations at a reduced size
- *   npm run bench -- --full                every part at the sizes the issue names (10,000 people per target)
+ *   npm run bench -- --full                every part at its bench's own default size (the issue's sizes)
  *   npm run bench -- --only runtime        one part (repeat --only for more)
  *   npm run bench -- --list                the parts, in the order they run
  *   npm run bench -- --only runtime --args runtime="--events 2000 --people 500"
@@ -31,17 +31,21 @@ const parts = Object.keys(pkg.scripts).filter((s) => s.startsWith('bench:')).map
   .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 
 /**
- * The full reconciliation per target, at 10,000 people each, takes about an hour on 2 cores
- * (Samba and the Lenel latency model dominate): by default each target runs at a size that keeps
- * the four together near 8 minutes, so the whole report stays under 25. The seed's one-at-a-time
- * way is measured on a sample and scaled, as each bench says in its output. --full runs the
- * benches' own defaults (10,000 people).
+ * The sizes the issue names take well over an hour on 2 cores: 10,000 people per target's full
+ * reconciliation (Samba and the Lenel latency model dominate), latency's steady phase for 5
+ * minutes, 100,000 people unchanged, 20,000 students at the start of term. By default each part
+ * runs at a size that keeps the whole report under 25 minutes; the seed's one-at-a-time way is
+ * measured on a sample and scaled, as each bench says in its output. --full runs the benches' own
+ * defaults (the issue's sizes where a bench can run them).
  */
-const REDUCED: Record<string, { people: number; args: string[] }> = {
-  moodle: { people: 2000, args: ['--persons', '2000', '--seed-sample', '100'] },
-  ad: { people: 500, args: ['--persons', '500', '--seed-sample', '100'] },
-  lenel: { people: 500, args: ['--persons', '500', '--seed-sample', '100', '--chunk', '100'] },
-  wiseflow: { people: 2000, args: ['--people', '2000', '--seed-sample', '100'] },
+const REDUCED: Record<string, { size: string; args: string[] }> = {
+  latency: { size: 'steady phase 60 s (reduced; --full: 300 s)', args: ['--seconds', '60'] },
+  moodle: { size: '2,000 people (reduced; --full: 10,000)', args: ['--persons', '2000', '--seed-sample', '100'] },
+  ad: { size: '500 people (reduced; --full: 10,000)', args: ['--persons', '500', '--seed-sample', '100'] },
+  lenel: { size: '500 people (reduced; --full: 10,000)', args: ['--persons', '500', '--seed-sample', '100', '--chunk', '100'] },
+  wiseflow: { size: '2,000 people (reduced; --full: 10,000)', args: ['--people', '2000', '--seed-sample', '100'] },
+  term: { size: '3,000 students over 60 s (reduced; --full: 20,000)', args: ['--students', '3000', '--seconds', '60', '--minutes', '4'] },
+  scaleout: { size: '2,000 people per round (reduced; --full: 3,000)', args: ['--persons', '2000'] },
 };
 
 const { values: o } = parseArgs({
@@ -63,8 +67,8 @@ const extra = new Map((o.args ?? []).map((a) => [a.slice(0, a.indexOf('=')), a.s
 function argsOf(part: string): { args: string[]; size: string } {
   if (extra.has(part)) return { args: extra.get(part)!, size: 'as given' };
   const r = REDUCED[part];
-  if (r && !o.full) return { args: r.args, size: `${r.people.toLocaleString('en')} people (reduced; --full for 10,000)` };
-  return { args: [], size: r ? '10,000 people (--full)' : 'its default' };
+  if (r && !o.full) return { args: r.args, size: r.size };
+  return { args: [], size: r ? 'its default (--full)' : 'its default' };
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
