@@ -133,9 +133,17 @@ export class Store {
     return this.live(best ?? Store.none);
   }
 
+  /** Each class's properties by lower-case name (the first of a name, as a search of the list finds it): a filter asks for them per row and term. */
+  private readonly propsByName = new WeakMap<ClassSpec, Map<string, PropSpec>>();
+
   private prop(c: ClassSpec, name: string): PropSpec | undefined {
-    const n = name.toLowerCase();
-    return c.props.find((x) => x.name.toLowerCase() === n);
+    let m = this.propsByName.get(c);
+    if (!m) {
+      m = new Map();
+      for (const x of c.props) if (!m.has(x.name.toLowerCase())) m.set(x.name.toLowerCase(), x);
+      this.propsByName.set(c, m);
+    }
+    return m.get(name.toLowerCase());
   }
 
   /** The client's map with canonical names and typed values; unknown or ill-typed properties refused. */
