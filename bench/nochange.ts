@@ -11,10 +11,13 @@
  * schema; Moodle, Lenel and WISEflow are the simulators (in this process, no latency model, WISEflow
  * with its licence's rate limits in the measured run), AD the stack's Samba DC under an OU of the
  * bench's own. Each target is brought in sync by the target's own read, plan and apply, run here
- * without Kafka (bench/insync.ts): correct by construction, but a person's calls each. That is what
+ * without Kafka (bench/insync.ts): correct by construction, but a person's writes each. That is what
  * bounds the size of a run in a few minutes: 20,000 people by default, AD the first 2,000 of them
  * (seen on a busy machine: 200 people in sync in AD took 94 s, two passes of reads and adds; the
- * others' events are addressed to the other targets).
+ * others' events are addressed to the other targets). The DC is the setup's longest part: with
+ * 20,000 people the simulators' targets were in sync in 35-100 s, the DC's 2,000 in 145-165 s.
+ * The simulators share this process's event loop with the setup and the measured run: a profile of
+ * this process (node --cpu-prof) shows what they cost, BENCH_WORKER_NODE_ARGS the workers'.
  * The issue's size is `--persons 100000`: expect the setup to take several times the run.
  *
  *   npx tsx bench/nochange.ts [--persons 20000] [--ad 2000]
