@@ -22,12 +22,12 @@
  *
  *   npx tsx bench/nochange.ts [--persons 20000] [--ad 2000]
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg as osLoadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { loadConfig, type Config } from '../src/config.js';
+import type { Config } from '../src/config.js';
 import { chunks, mapLimit } from '../src/lib/concurrency.js';
 import { newRunId, PersonEventPublisher, runEvent } from '../src/producers/publisher.js';
 import { EventCodec } from '../src/schemas/codec.js';
@@ -39,7 +39,7 @@ import { MoodleClient } from '../src/targets/moodle/client.js';
 import { courseIdnumber } from '../src/targets/moodle/index.js';
 import { startWiseflowSimulator, type WiseflowSimulator } from '../src/targets/wiseflow/simulator/index.js';
 import { bringInSync, show } from './insync.js';
-import { cpuSecondsOf, deletePrefixedTopics, peakRssOf, readResultTopic, resultsOf, startWorker, stopWorkers, sum, whenRunning, writeWorkerConfig, type WorkerProcess } from './fleet.js';
+import { cpuSecondsOf, deletePrefixedTopics, peakRssOf, privateTargets, randomTargetSecrets, readResultTopic, resultsOf, startWorker, stopWorkers, sum, whenRunning, writeWorkerConfig, type WorkerProcess } from './fleet.js';
 import { benchEnv, figure, mb } from './support.js';
 
 const { values: args } = parseArgs({ options: { persons: { type: 'string' }, ad: { type: 'string' } } });
@@ -56,26 +56,9 @@ const dir = mkdtempSync(join(tmpdir(), 'tilgang-bench-nochange-'));
 cfg.mv.schema = `bench_mv_${env.id.replace(/[^a-z0-9]/g, '_')}`;
 cfg.runtime.guard = { ...cfg.runtime.guard, maxOperations: 1_000_000, maxShare: 1, minAccounts: 1_000_000, targets: {} };
 const prefix = `bench.${env.id}.`;
-const secret = (file: string, value: string) => { writeFileSync(join(dir, file), value, { mode: 0o600 }); return { file: join(dir, file) }; };
-const rand = () => Array.from({ length: 32 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
-const example = loadConfig('tilgang.example.yaml').targets as Record<string, Record<string, unknown>>;
-const without = (o: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
 const adOu = `OU=bench-${env.id},${SAMBA_PEOPLE_OU}`;
-cfg.targets = {
-  moodle: { ...without(example.moodle!, 'simulator'), url: 'http://127.0.0.1:1', token: secret('moodle-token', rand()) },
-  lenel: { ...without(example.lenel!, 'simulator'), url: 'http://127.0.0.1:1', password: secret('lenel-password', rand()) },
-  wiseflow: {
-    url: 'http://127.0.0.1:1', auth: { clientId: 'tilgang', clientSecret: secret('wiseflow-secret', rand()) },
-    userDataTypes: { feideId: 529, nationalId: 530, studentId: 531, personId: 532 },
-    policy: {
-      managedRoles: ['Assessor', 'Author', 'Invigilator'],
-      rules: [{ affiliations: ['employee'], roles: ['Invigilator'] }, { businessRoles: ['iam:teacher'], roles: ['Assessor', 'Author'] }],
-      sensor: { affiliations: ['sensor'], roles: ['Assessor'] },
-    },
-    entitlement: { affiliations: ['employee', 'student', 'sensor'], request: 'wiseflow' },
-  },
-  ad: { ...example.ad!, ous: { employee: `OU=Employees,${adOu}`, student: `OU=Students,${adOu}`, disabled: `OU=Disabled,${adOu}` } },
-};
+const targetSecrets = randomTargetSecrets();
+cfg.targets = privateTargets(dir, adOu, targetSecrets);
 
 const sims = new Map<string, RunningSimulator>();
 let wiseflowSim: WiseflowSimulator | undefined;
@@ -101,7 +84,7 @@ try {
     (cfg.targets[name] as { url: string }).url = s.url;
   }
   // WISEflow without its rate limits while it is filled; the measured run meets them.
-  const wfClients = [{ id: 'tilgang', secret: readFileSync(join(dir, 'wiseflow-secret'), 'utf8') }];
+  const wfClients = [{ id: 'tilgang', secret: targetSecrets.wiseflowSecret }];
   wiseflowSim = await startWiseflowSimulator({ port: 0, clients: wfClients, rateLimits: false });
   (cfg.targets.wiseflow as { url: string }).url = wiseflowSim.url;
   // Moodle's courses, as the courses flow makes them.
