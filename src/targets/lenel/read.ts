@@ -5,7 +5,7 @@
  */
 import { Batcher } from '../../lib/batching.js';
 import { A, TerminalError, type ManagedAccount, type PersonContext } from '../../spi/index.js';
-import { LenelClient, prop, quote, type PropertyMap } from './client.js';
+import { LenelClient, OpenAccessError, prop, quote, type PropertyMap } from './client.js';
 import type { LenelConfig } from './config.js';
 import { cardholderKey, managedLevels } from './desired.js';
 
@@ -88,6 +88,14 @@ class Lookup {
         const made = Number(prop(m, 'ID'));
         this.byName.set(name, made);
         this.byId.set(made, name);
+        return made;
+      }, async (e: unknown) => {
+        // Refused, e.g. as a duplicate name: another worker made it meanwhile, or this create took
+        // effect and its answer was lost before a retry. The name being there now is what counts.
+        if (!(e instanceof OpenAccessError)) throw e;
+        await this.load(true);
+        const made = this.byName.get(name);
+        if (made === undefined) throw e;
         return made;
       }).finally(() => this.adding.delete(name));
       this.adding.set(name, adding);

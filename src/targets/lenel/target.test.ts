@@ -320,4 +320,16 @@ describe('lookups', () => {
     expect(sim.store.all('Lnl_TITLE').filter((t) => t.Name === 'Brand-new title')).toHaveLength(1);
     for (const p of ps) expect(lookupName('Lnl_TITLE', cardholderOf(p)!.TITLE)).toBe('Brand-new title');
   });
+
+  it('two workers making the same new title at once: the one refused as a duplicate takes the title the other made', async () => {
+    // Each worker has its own session and lookups; both find no such title, both create it, OnGuard refuses the second.
+    const other = await target.connect(ctx);
+    try {
+      const [a, b] = await Promise.all([session.lookups.title.ensure('Title of two workers', true), other.lookups.title.ensure('Title of two workers', true)]);
+      expect(a).toBe(b);
+      expect(sim.store.all('Lnl_TITLE').filter((t) => t.Name === 'Title of two workers')).toHaveLength(1);
+    } finally {
+      await target.close!(other);
+    }
+  });
 });
