@@ -44,8 +44,9 @@ const REDUCED: Record<string, { size: string; args: string[] }> = {
   ad: { size: '500 people (reduced; --full: 10,000)', args: ['--persons', '500', '--seed-sample', '100'] },
   lenel: { size: '500 people (reduced; --full: 10,000)', args: ['--persons', '500', '--seed-sample', '100', '--chunk', '100'] },
   wiseflow: { size: '2,000 people (reduced; --full: 10,000)', args: ['--people', '2000', '--seed-sample', '100'] },
+  nochange: { size: '10,000 people, AD 1,000 (reduced; --full: 20,000, AD 2,000)', args: ['--persons', '10000', '--ad', '1000'] },
   term: { size: '3,000 students over 60 s (reduced; --full: 20,000)', args: ['--students', '3000', '--seconds', '60', '--minutes', '4'] },
-  scaleout: { size: '2,000 people per round (reduced; --full: 3,000)', args: ['--persons', '2000'] },
+  scaleout: { size: '1,000 people per round (reduced; --full: 3,000)', args: ['--persons', '1000'] },
 };
 
 const { values: o } = parseArgs({
