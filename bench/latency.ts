@@ -92,7 +92,7 @@ async function startSimulator(name: string, configFile: string): Promise<{ url: 
 
 /** Where a change's time went: until its reconcile began (producer, Kafka, fetch, waiting), the reconcile (read, plan, apply), after it (commit, reading the result). */
 interface Split { pickup: number[]; work: number[]; publish: number[] }
-interface Phase { name: string; rate: number; seconds: number; goalMs: number; producer: number[]; lat: Record<TargetName, number[]>; split: Record<TargetName, Split>; other: Record<TargetName, Record<string, number>>; changes: number }
+interface Phase { name: string; rate: number; seconds: number; goalMs: number; producer: number[]; lat: Record<TargetName, number[]>; /** When each measured change was made (parallel to lat). */ at: Record<TargetName, number[]>; split: Record<TargetName, Split>; other: Record<TargetName, Record<string, number>>; changes: number }
 
 /** Per target and person, the answer times of changes still waiting for their result, oldest first. */
 class Pending {
@@ -217,6 +217,7 @@ async function main(): Promise<void> {
         if (!change) return;
         if (r.outcome === 'APPLIED') {
           change.phase.lat[t].push(seen - change.at);
+          change.phase.at[t].push(change.at);
           const sp = change.phase.split[t];
           sp.pickup.push(r.processedAt - (r.durationMs ?? 0) - change.at);
           sp.work.push(r.durationMs ?? 0);
@@ -294,8 +295,8 @@ async function main(): Promise<void> {
         + `${((cpu.user + cpu.system) / 1000 / phase.changes).toFixed(1)} ms of this process's CPU per change (producer, groups, writeback, the bench's writers and reader); load average ${load()}`);
     };
     const empty = <T>(v: () => T) => Object.fromEntries(TARGETS.map((t) => [t, v()])) as Record<TargetName, T>;
-    const steady: Phase = { name: `steady 50 changes/s for ${SECONDS} s`, rate: 50, seconds: SECONDS, goalMs: 300, producer: [], lat: empty(() => []), split: empty(() => ({ pickup: [], work: [], publish: [] })), other: empty(() => ({})), changes: 0 };
-    const burst: Phase = { name: `burst of 500 changes/s for ${BURST_SECONDS} s`, rate: 500, seconds: BURST_SECONDS, goalMs: 1000, producer: [], lat: empty(() => []), split: empty(() => ({ pickup: [], work: [], publish: [] })), other: empty(() => ({})), changes: 0 };
+    const steady: Phase = { name: `steady 50 changes/s for ${SECONDS} s`, rate: 50, seconds: SECONDS, goalMs: 300, producer: [], lat: empty(() => []), at: empty(() => []), split: empty(() => ({ pickup: [], work: [], publish: [] })), other: empty(() => ({})), changes: 0 };
+    const burst: Phase = { name: `burst of 500 changes/s for ${BURST_SECONDS} s`, rate: 500, seconds: BURST_SECONDS, goalMs: 1000, producer: [], lat: empty(() => []), at: empty(() => []), split: empty(() => ({ pickup: [], work: [], publish: [] })), other: empty(() => ({})), changes: 0 };
     for (const phase of [steady, burst]) {
       await run(phase);
       console.log(`  producer: change answered → its event readable on person.changed p50 ${percentile(phase.producer, 50)} ms, p99 ${percentile(phase.producer, 99)} ms (${phase.producer.length} events)`);
@@ -308,6 +309,13 @@ async function main(): Promise<void> {
         const others = Object.entries(phase.other[t]).map(([k, v]) => `${v} ${k}`).join(', ');
         const met = p99 < phase.goalMs;
         console.log(`  ${t.padEnd(8)} p50 ${p50} ms, p99 ${p99} ms, max ${max} ms over ${xs.length} applied${others ? ` (not applied: ${others})` : ''}${missing ? `, ${missing} without a result` : ''}; goal p99 < ${phase.goalMs} ms: ${met ? 'met' : 'NOT met'}`);
+        // Where in the phase the slow ones were: p99 per 10 s by when the change was made.
+        if (xs.length) {
+          const first = Math.min(...phase.at[t]);
+          const windows = new Map<number, number[]>();
+          phase.at[t].forEach((at, i) => { const w = Math.floor((at - first) / 10_000); windows.set(w, [...(windows.get(w) ?? []), xs[i]!]); });
+          console.log(`           p99 per 10 s of the phase (ms): ${[...windows].sort((a, b) => a[0] - b[0]).map(([, ys]) => percentile(ys, 99)).join(' ')}`);
+        }
         const sp = phase.split[t];
         const pp = (ys: number[]) => `${percentile(ys, 50)}/${percentile(ys, 99)}`;
         console.log(`           p50/p99 ms: until the reconcile began (the producer's part above, then Kafka and the group's fetch) ${pp(sp.pickup)}, reconcile (read, plan, apply) ${pp(sp.work)}, commit and read ${pp(sp.publish)}`);
