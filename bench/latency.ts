@@ -144,7 +144,8 @@ async function main(): Promise<void> {
   await ad.bind(SAMBA_SERVICE_UPN, sambaSecrets().tilgang);
   const adOu = `OU=bench-${id},${SAMBA_PEOPLE_OU}`;
   await ad.add(adOu, { objectClass: ['top', 'organizationalUnit'], ou: `bench-${id}` });
-  const blocks = privateTargets(dir, adOu, randomTargetSecrets());
+  const secrets = randomTargetSecrets();
+  const blocks = privateTargets(dir, adOu, secrets);
   cfg.targets = Object.fromEntries(TARGETS.map((t) => [t, blocks[t]]));
   if (args['partitions-concurrently']) cfg.runtime.partitionsConcurrently = Number(args['partitions-concurrently']);
   const configFile = join(dir, 'tilgang.json');
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
     if (TARGETS.includes('moodle')) {
       // The sample's courses, as the courses flow would have made them: people's enrolments are then in Moodle too.
       const topics = generateUniversity({ persons: PEOPLE, seed: 1, now }).topics.filter((t) => t.status === 'active');
-      const ws = new MoodleClient({ url: sims.get('moodle')!.url, token: readSecret(blocks.moodle.token as { file: string }, 'moodle token'), connections: 4 });
+      const ws = new MoodleClient({ url: sims.get('moodle')!.url, token: secrets.moodleToken, connections: 4 });
       for (const batch of chunks(topics, 50)) {
         await ws.call('core_course_create_courses', { courses: batch.map((t) => ({ fullname: t.nameNb, shortname: `${t.code}-${t.year}-${t.term}`, categoryid: 1, idnumber: courseIdnumber(t) })) });
       }
@@ -313,7 +314,10 @@ async function main(): Promise<void> {
         if (xs.length) {
           const first = Math.min(...phase.at[t]);
           const windows = new Map<number, number[]>();
-          phase.at[t].forEach((at, i) => { const w = Math.floor((at - first) / 10_000); windows.set(w, [...(windows.get(w) ?? []), xs[i]!]); });
+          phase.at[t].forEach((at, i) => {
+            const w = Math.floor((at - first) / 10_000);
+            (windows.get(w) ?? windows.set(w, []).get(w)!).push(xs[i]!);
+          });
           console.log(`           p99 per 10 s of the phase (ms): ${[...windows].sort((a, b) => a[0] - b[0]).map(([, ys]) => percentile(ys, 99)).join(' ')}`);
         }
         const sp = phase.split[t];

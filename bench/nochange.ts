@@ -22,7 +22,7 @@
  *
  *   npx tsx bench/nochange.ts [--persons 20000] [--ad 2000]
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg as osLoadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -88,7 +88,7 @@ try {
   wiseflowSim = await startWiseflowSimulator({ port: 0, clients: wfClients, rateLimits: false });
   (cfg.targets.wiseflow as { url: string }).url = wiseflowSim.url;
   // Moodle's courses, as the courses flow makes them.
-  const moodleWs = new MoodleClient({ url: sims.get('moodle')!.url, token: readFileSync(join(dir, 'moodle-token'), 'utf8'), connections: 4 });
+  const moodleWs = new MoodleClient({ url: sims.get('moodle')!.url, token: targetSecrets.moodleToken, connections: 4 });
   const topics = uni.topics.filter((x) => x.status === 'active');
   await mapLimit(chunks(topics, 50), 4, (batch) => moodleWs.call('core_course_create_courses', {
     courses: batch.map((x) => ({ fullname: x.nameNb, shortname: `${x.code}-${x.year}-${x.term}`, categoryid: 1, idnumber: courseIdnumber(x) })),
