@@ -81,7 +81,7 @@ export class MoodleSession {
   private readonly courseLookups: Batcher<string, number | null>;
   /** The start check passed on this connection (later checks only ask whether Moodle answers). */
   checkedAtStart = false;
-  /** When the last LIVE/REPROCESS reads began, for their rate (a ring of the last seconds' stamps). */
+  /** When the LIVE/REPROCESS reads of the last 10 s began, oldest first, for their rate. */
   private readonly liveReads: number[] = [];
   /** Changes to the known courses' ids (a course learnt, its id changed, one forgotten), and the courses in scope as last worked out. */
   private coursesVersion = 0;
@@ -248,8 +248,11 @@ export class MoodleSession {
     void done.catch(() => {}).finally(() => { if (this.refreshing === entry) this.refreshing = undefined; });
     await done;
     // Then from the rosters as they are: the index once one walk has found them all fresh, else every course in order.
-    const fresh = this.fromFreshRosters(userid, courses) ?? (({ out, stale }) => (stale ? undefined : out))(this.walkRosters(userid, courses));
-    if (fresh) return fresh;
+    const indexed = this.fromFreshRosters(userid, courses);
+    if (indexed) return indexed;
+    const again = this.walkRosters(userid, courses);
+    if (!again.stale) return again.out;
+    // A roster already old again (courseCacheSeconds 0, or a slow read): as read, not read once more.
     const out: EnrolledCourse[] = [];
     for (const c of courses) {
       const roles = this.rosters.get(c.id)?.users?.get(userid);
