@@ -3,6 +3,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulatorToken } from '../../src/targets/moodle/simulator.js';
 import { cliConfig } from '../support/cli.js';
 import { testEnv, type TestEnv, type TestPerson } from '../support/env.js';
 
@@ -17,6 +18,8 @@ describe('standard output holds only what the command prints', () => {
     env = await testEnv('stdout');
     person = await env.addPerson({ affiliation: 'student' });
     file = cliConfig(env.cfg, (c) => { c.targets = { moodle: env.cfg.targets.moodle }; });
+    // The token file the configuration names, as the stack's Moodle simulator makes it (this file may run first).
+    simulatorToken((env.cfg.targets.moodle as { token: Parameters<typeof simulatorToken>[0] }).token);
   });
 
   afterAll(async () => {
