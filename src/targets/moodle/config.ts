@@ -68,7 +68,8 @@ export const MoodleConfig = z.object({
    * from the course rosters, as a full reconciliation's do, instead of one
    * core_enrol_get_users_courses per person: a busy stream (a start of term, a burst of changes)
    * would otherwise spend the site's workers on a call per person. Below it (a trickle of changes)
-   * a person's own courses are read, cheaper than every roster in scope. 0: always the rosters.
+   * a person's own courses are read, cheaper than every roster in scope, unless every roster in
+   * scope is already read and fresh (they cost no call then). 0: always the rosters.
    */
   rostersAbovePerSecond: z.number().min(0).default(20),
   /** How long an account lookup waits for other people's, so a wave's lookups leave in few calls. */

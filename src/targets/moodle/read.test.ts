@@ -116,6 +116,30 @@ describe('the Moodle target\'s reads, in calls', () => {
     expect(await readWith(0.2, [a, b, a])).toEqual(['core_enrol_get_users_courses', 'core_enrol_get_enrolled_users', 'core_enrol_get_users_courses']);
   });
 
+  it('a slow stream after a full reconciliation reads enrolments from the rosters it left while they are fresh, and asks Moodle once they are old', async () => {
+    const live = (p: ReturnType<typeof snapshot>) => ({ ...p, event: { ...p.event, changeType: 'MODIFY' as const } });
+    const a = snapshot('0a1b2c3d-0000-4000-8000-000000000001', 'reada');
+    const b = snapshot('0a1b2c3d-0000-4000-8000-000000000002', 'readb');
+    const s = counting();
+    (s.cfg as { rostersAbovePerSecond: number }).rostersAbovePerSecond = 1000;
+    calls = [];
+    // The full reconciliation reads the index and the roster.
+    for (const p of [a, b]) await target.actual(p, target.desired(p, ctx()), s, ctx());
+    expect(calls.filter((c) => c.startsWith('core_enrol_') || c.startsWith('core_course_'))).toEqual(['core_course_get_courses_by_field', 'core_enrol_get_enrolled_users']);
+    // A trickle of changes right after: no call for enrolments, and the roles come from the roster.
+    calls = [];
+    const ra = await target.actual(live(a), target.desired(live(a), ctx()), s, ctx());
+    const rb = await target.actual(live(b), target.desired(live(b), ctx()), s, ctx());
+    expect(calls.filter((c) => c.startsWith('core_enrol_') || c.startsWith('core_course_'))).toEqual([]);
+    expect([ra, rb].map((r) => r.enrolled.map((e) => [e.idnumber, e.roles]))).toEqual([[[course, [5]]], [[course, [5]]]]);
+    // Rosters older than courseCacheSeconds: each person's own courses again.
+    (s.cfg as { courseCacheSeconds: number }).courseCacheSeconds = 0;
+    calls = [];
+    await target.actual(live(a), target.desired(live(a), ctx()), s, ctx());
+    expect(calls.filter((c) => c === 'core_enrol_get_users_courses')).toHaveLength(1);
+    await s.close();
+  });
+
   it('a person whose username changed is also looked up by the new username (someone else may hold it)', async () => {
     calls = [];
     const renamed = snapshot('0a1b2c3d-0000-4000-8000-000000000001', 'readc');

@@ -100,6 +100,8 @@ export class MoodleSession {
   private refreshing?: { scope: readonly ScopeCourse[]; done: Promise<void> };
   /** The last look at every course: when it began, and its completion. */
   private index?: { startedAt: number; done: Promise<void> };
+  /** When the last look at every course that completed began. */
+  private indexedAt?: number;
 
   constructor(readonly ws: MoodleClient, readonly cfg: MoodleConfig) {
     const byField = (field: MatchField) => new Batcher<string, MoodleAccount[]>(async (values) => {
@@ -219,12 +221,30 @@ export class MoodleSession {
       this.index = { startedAt: Date.now(), done: this.fetchAllCourses().catch((e: unknown) => { this.index = undefined; throw e; }) };
     }
     await this.index.done;
-    // Worked out once per change of the known courses, not per person: a wave asks for it for each of its people.
+    return this.scopeOf(from);
+  }
+
+  /** Worked out once per change of the known courses, not per person: a wave asks for it for each of its people. */
+  private scopeOf(from: Semester): readonly ScopeCourse[] {
     const key = `${from.year}\u0000${from.term}`;
     if (this.scope?.version !== this.coursesVersion || this.scope.key !== key) {
       this.scope = { version: this.coursesVersion, key, courses: [...this.courses.entries()].filter(([idnumber]) => courseInScope(idnumber, from)).map(([idnumber, c]) => ({ id: c.id, idnumber })) };
     }
     return this.scope.courses;
+  }
+
+  /**
+   * The user's enrolments in scope when they cost no call: the course index and every roster in
+   * scope already read (by a full reconciliation or a busy stream) and still fresh, i.e. as fresh
+   * as a busy stream accepts them. Else undefined: the caller asks Moodle.
+   */
+  enrolmentsIfFresh(userid: number, from: Semester): EnrolledCourse[] | undefined {
+    if (this.indexedAt === undefined || Date.now() - this.indexedAt > this.cfg.courseCacheSeconds * 1000) return undefined;
+    const courses = this.scopeOf(from);
+    const known = this.fromFreshRosters(userid, courses);
+    if (known) return known;
+    const walked = this.walkRosters(userid, courses);
+    return walked.stale ? undefined : walked.out;
   }
 
   /** A user's enrolments (with roles) in these courses, from the courses' rosters (each read once for everyone). */
@@ -342,7 +362,9 @@ export class MoodleSession {
   }
 
   private async fetchAllCourses(): Promise<void> {
+    const startedAt = Date.now();
     this.take(await this.ws.call<MoodleCoursesResult>('core_course_get_courses_by_field', { field: '', value: '' }));
+    this.indexedAt = startedAt;
   }
 
   private async fetchCourses(idnumbers: string[]): Promise<Map<string, number | null>> {
@@ -397,10 +419,11 @@ export async function readActual(person: PersonContext, id: Identity, desired: D
   // course, not one per person. A person new to Moodle needs none, but the rosters read now (cheap
   // while the courses are empty) are kept in step with tilgang's own enrolments for
   // courseCacheSeconds, so the people after them need no call for them either.
+  // A slower stream reads the person's own courses, unless the rosters are all read and fresh anyway.
   const snapshot = person.event.changeType === 'SNAPSHOT' || s.busyStream();
   const listed = !account ? (snapshot ? await s.enrolmentsFromRosters(-1, await s.coursesInScope(from)) : [])
     : snapshot ? await s.enrolmentsFromRosters(account.id, await s.coursesInScope(from))
-      : (await s.managedEnrolments(account.id)).filter((c) => courseInScope(c.idnumber, from));
+      : s.enrolmentsIfFresh(account.id, from) ?? (await s.managedEnrolments(account.id)).filter((c) => courseInScope(c.idnumber, from));
   const enrolled = new Map<string, EnrolledCourse>(listed.map((c) => [c.idnumber, c]));
   const courseWanted = [...new Set(enrolments.map((e) => e.course))].filter((c) => courseInScope(c, from));
   const courses: Record<string, number | null> = {};
