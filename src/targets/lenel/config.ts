@@ -57,8 +57,12 @@ export const LenelConfig = z.object({
   }).strict(),
   /** The access-level mapping; only the levels it names are ever added or removed. */
   accessLevels: z.array(AccessLevelRule).default([]),
-  /** Requests at once toward the one application server. */
-  connections: z.number().int().min(1).max(16).default(2),
+  /**
+   * Requests at once toward the one application server: no more than its workers answer at once
+   * (more only queue there); fewer leave its capacity unused (at 2, 50 changes/s kept a change
+   * waiting 2 s for a connection).
+   */
+  connections: z.number().int().min(1).max(16).default(4),
   timeoutMs: z.number().int().min(1000).default(30_000),
   /** A keepalive this often while the session is in use; a new session this long before it expires. */
   keepaliveSeconds: z.number().int().min(10).default(240),
