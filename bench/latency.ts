@@ -52,7 +52,7 @@ import { courseIdnumber } from '../src/targets/moodle/index.js';
 import { SAMBA_PEOPLE_OU, SAMBA_SERVICE_UPN, sambaClient, sambaSecrets } from '../src/stack/samba.js';
 import { getTarget, loadSimulator } from '../src/targets/index.js';
 import { privateTargets, randomTargetSecrets } from './fleet.js';
-import { benchEnv, figure, percentile } from './support.js';
+import { benchEnv, callsPerChange, figure, percentile, requestTotals } from './support.js';
 
 const ALL = ['moodle', 'ad', 'lenel', 'wiseflow'] as const;
 type TargetName = (typeof ALL)[number];
@@ -92,7 +92,7 @@ async function startSimulator(name: string, configFile: string): Promise<{ url: 
 
 /** Where a change's time went: until its reconcile began (producer, Kafka, fetch, waiting), the reconcile (read, plan, apply), after it (commit, reading the result). */
 interface Split { pickup: number[]; work: number[]; publish: number[] }
-interface Phase { name: string; rate: number; seconds: number; goalMs: number; producer: number[]; lat: Record<TargetName, number[]>; /** When each measured change was made (parallel to lat). */ at: Record<TargetName, number[]>; split: Record<TargetName, Split>; other: Record<TargetName, Record<string, number>>; changes: number }
+interface Phase { name: string; rate: number; seconds: number; goalMs: number; producer: number[]; lat: Record<TargetName, number[]>; /** When each measured change was made (parallel to lat). */ at: Record<TargetName, number[]>; split: Record<TargetName, Split>; other: Record<TargetName, Record<string, number>>; changes: number; /** Per system, the HTTP calls a change cost (the groups' clients), described. */ calls?: Map<string, string> }
 
 /** Per target and person, the answer times of changes still waiting for their result, oldest first. */
 class Pending {
@@ -192,7 +192,10 @@ async function main(): Promise<void> {
     events = env.kafka.consumer({ groupId: `bench.${id}.events`, readUncommitted: false, maxWaitTimeInMs: 20 });
     await events.connect();
     await events.subscribe({ topic: cfg.kafka.topics.personChanged, fromBeginning: false });
+    // No offsets committed (a group of this run only): a commit per batch would cost this process a
+    // coordinator lookup and a commit per partition per fetch, beside the pipeline it measures.
     await events.run({
+      autoCommit: false,
       partitionsConsumedConcurrently: cfg.kafka.partitions,
       eachMessage: async ({ message }) => {
         if (message.headers?.['tilgang-change']?.toString() !== 'MODIFY') return;
@@ -204,6 +207,7 @@ async function main(): Promise<void> {
     await consumer.connect();
     await consumer.subscribe({ topic: cfg.kafka.topics.provisioningResult, fromBeginning: true });
     await consumer.run({
+      autoCommit: false,
       partitionsConsumedConcurrently: cfg.kafka.partitions,
       eachMessage: async ({ message }) => {
         const seen = Date.now();
@@ -268,6 +272,7 @@ async function main(): Promise<void> {
     const run = async (phase: Phase): Promise<void> => {
       const n = Math.round(phase.rate * phase.seconds);
       const cpu0 = process.cpuUsage();
+      const calls0 = await requestTotals();
       const start = performance.now() + 50;
       let next = 0;
       let late = 0;
@@ -292,6 +297,7 @@ async function main(): Promise<void> {
       const until = Date.now() + 30_000;
       while (pending.size > 0 && Date.now() < until) await sleep(100);
       const cpu = process.cpuUsage(cpu0);
+      phase.calls = callsPerChange(calls0, await requestTotals(), phase.changes);
       console.log(`\n${phase.name}: ${phase.changes} changes in ${took.toFixed(1)} s (${(phase.changes / took).toFixed(0)} changes/s${late ? `, ${late} written more than 50 ms late` : ''}); `
         + `${((cpu.user + cpu.system) / 1000 / phase.changes).toFixed(1)} ms of this process's CPU per change (producer, groups, writeback, the bench's writers and reader); load average ${load()}`);
     };
@@ -323,6 +329,8 @@ async function main(): Promise<void> {
         const sp = phase.split[t];
         const pp = (ys: number[]) => `${percentile(ys, 50)}/${percentile(ys, 99)}`;
         console.log(`           p50/p99 ms: until the reconcile began (the producer's part above, then Kafka and the group's fetch) ${pp(sp.pickup)}, reconcile (read, plan, apply) ${pp(sp.work)}, commit and read ${pp(sp.publish)}`);
+        const calls = phase.calls?.get(t);
+        if (calls) console.log(`           ${calls}`);
         const note = `${phase.rate} changes/s for ${phase.seconds} s, ${everywhere.length} people, change answered → APPLIED result readable; load average ${load()}`;
         const tag = phase === steady ? 'at 50 changes/s' : 'in a 500 changes/s burst';
         figure({ part: 'latency', name: `p50 ${tag}, ${t}`, value: p50, unit: 'ms', note });

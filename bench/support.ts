@@ -140,3 +140,39 @@ export function tilgangNodeOptions(): string[] {
   const words = first.split(/\s+/);
   return words.slice(words.indexOf('node') + 1);
 }
+
+/** Per system and call (tilgang_target_request_seconds): requests made by this process so far and their total seconds. */
+export async function requestTotals(): Promise<Map<string, { system: string; call: string; n: number; s: number }>> {
+  const { registry } = await import('../src/lib/metrics.js');
+  const out = new Map<string, { system: string; call: string; n: number; s: number }>();
+  for (const v of (await registry.getSingleMetric('tilgang_target_request_seconds')!.get()).values) {
+    const name = (v as { metricName?: string }).metricName ?? '';
+    const kind = name.endsWith('_count') ? 'n' : name.endsWith('_sum') ? 's' : null;
+    if (!kind) continue;
+    const system = String(v.labels.system).toLowerCase();
+    const call = String(v.labels.call);
+    const k = `${system}\u0000${call}`;
+    const e = out.get(k) ?? { system, call, n: 0, s: 0 };
+    e[kind] += v.value;
+    out.set(k, e);
+  }
+  return out;
+}
+
+/** What each system was asked between two requestTotals: per change, the calls by kind with their mean time. */
+export function callsPerChange(before: Awaited<ReturnType<typeof requestTotals>>, after: Awaited<ReturnType<typeof requestTotals>>, changes: number): Map<string, string> {
+  const bySystem = new Map<string, { call: string; n: number; s: number }[]>();
+  for (const [k, a] of after) {
+    const b = before.get(k);
+    const n = a.n - (b?.n ?? 0);
+    if (n <= 0) continue;
+    (bySystem.get(a.system) ?? bySystem.set(a.system, []).get(a.system)!).push({ call: a.call, n, s: a.s - (b?.s ?? 0) });
+  }
+  const out = new Map<string, string>();
+  for (const [system, calls] of bySystem) {
+    const total = calls.reduce((x, c) => x + c.n, 0);
+    calls.sort((x, y) => y.n - x.n);
+    out.set(system, `${(total / changes).toFixed(2)} calls per change (${calls.map((c) => `${c.call} ${(c.n / changes).toFixed(2)} × ${Math.round((c.s / c.n) * 1000)} ms`).join(', ')})`);
+  }
+  return out;
+}

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { Agent, request, type Dispatcher } from 'undici';
 import { TerminalError, TransientError } from '../spi/errors.js';
 import { child } from './log.js';
+import { metrics } from './metrics.js';
 import { scrubMessage } from './redact.js';
 
 export const TRANSIENT_STATUS: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -138,6 +139,7 @@ export class HttpClient {
       headers['content-type'] ??= 'application/x-www-form-urlencoded';
     }
     const started = performance.now();
+    const observe = (outcome: 'ok' | 'transient' | 'refused') => metrics.requestSeconds.observe({ system: this.opts.name, call: req.label ?? method, outcome }, (performance.now() - started) / 1000);
     let res: Dispatcher.ResponseData;
     let text: string;
     try {
@@ -149,6 +151,7 @@ export class HttpClient {
     } catch (e) {
       const err = e as { code?: string; name?: string; message?: string };
       if (err.name === 'AbortError') throw e;
+      observe('transient');
       const code = err.code ?? err.name ?? 'network';
       this.log.warn({ ...fields, code, ms: Math.round(performance.now() - started) }, `${this.opts.name}: request failed`);
       throw new HttpTransientError(this.scrub(`${what}: ${code} (${err.message ?? 'network error'})`), code);
@@ -156,13 +159,16 @@ export class HttpClient {
     const ms = Math.round(performance.now() - started);
     const status = res.statusCode;
     if (TRANSIENT_STATUS.has(status)) {
+      observe('transient');
       this.log.warn({ ...fields, status, ms }, `${this.opts.name}: transient HTTP status`);
       throw new HttpTransientError(`${what}: HTTP ${status}`, `http_${status}`, status, parseRetryAfter(res.headers['retry-after']));
     }
     if (status < 200 || status >= 300) {
+      observe('refused');
       this.log.warn({ ...fields, status, ms }, `${this.opts.name}: HTTP error`);
       throw new HttpStatusError(`${what}: HTTP ${status}`, status, text, res.headers);
     }
+    observe('ok');
     this.log.debug({ ...fields, status, ms, bytes: text.length }, `${this.opts.name}: ok`);
     return { status, headers: res.headers, text, ms };
   }

@@ -22,6 +22,11 @@ export const metrics = {
   }),
   lag: new client.Gauge({ name: 'tilgang_consumer_lag', help: 'messages behind the end of the partition', labelNames: ['group', 'partition'], registers: [registry] }),
   historyRecorded: counter('tilgang_history_recorded_total', 'provisioning results written into the results store', []),
+  /** Every HTTP request to a target's system: how many calls a change costs, and how long they take. */
+  requestSeconds: new client.Histogram({
+    name: 'tilgang_target_request_seconds', help: 'HTTP requests to a target\'s system by call, and their time; outcome ok, transient (retried) or refused',
+    labelNames: ['system', 'call', 'outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
+  }),
   applySeconds: new client.Histogram({
     name: 'tilgang_apply_seconds', help: 'time to apply one person\'s plan (or their share of a batch)', labelNames: ['target'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient, HttpStatusError, HttpTransientError, parseRetryAfter, redactPath } from '../../src/lib/http.js';
+import { registry } from '../../src/lib/metrics.js';
 import { isTransient, TerminalError } from '../../src/spi/index.js';
 
 const SECRET = 'sekret-0123456789abcdef';
@@ -38,6 +39,20 @@ describe('the shared HTTP client against a real server', () => {
     expect(seen).toEqual({ url: '/api/people?page=2', method: 'POST', type: 'application/json', body: '{"name":"Åse"}' });
     expect(r.status).toBe(201);
     expect(JSON.parse(r.text)).toEqual({ id: 7 });
+  });
+
+  it('counts every request by system, call and outcome, with its time, on /metrics', async () => {
+    const count = async (call: string, outcome: string) => (await registry.getSingleMetric('tilgang_target_request_seconds')!.get()).values
+      .find((v) => (v as { metricName?: string }).metricName === 'tilgang_target_request_seconds_count' && v.labels.system === 'testsys' && v.labels.call === call && v.labels.outcome === outcome)?.value ?? 0;
+    const before = [await count('list people', 'ok'), await count('list people', 'transient'), await count('GET', 'refused')];
+    handler = (_q, res) => res.end('[]');
+    await http.request({ path: '/people', label: 'list people' });
+    await http.request({ path: '/people', label: 'list people' });
+    handler = (_q, res) => res.writeHead(503).end();
+    await http.request({ path: '/people', label: 'list people' }).catch(() => {});
+    handler = (_q, res) => res.writeHead(404).end();
+    await http.request({ path: '/nobody' }).catch(() => {});
+    expect([await count('list people', 'ok'), await count('list people', 'transient'), await count('GET', 'refused')]).toEqual([before[0]! + 2, before[1]! + 1, before[2]! + 1]);
   });
 
   it.each([
