@@ -122,6 +122,8 @@ export class Writeback {
   private started = false;
   /** Partitions waiting for a dependency, with when they began to and why. */
   private readonly failing = new Map<number, { since: Date; reason: string }>();
+  /** The last offset resolved per topic and partition (for the commit at a stop). */
+  private readonly resolved = new Map<string, string>();
   readonly counts = { results: 0, writes: 0, failures: 0, deadLettered: 0, ignored: 0 };
 
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: { groupId?: string; topic?: string; dlq?: string; peopleDn?: string; backoff?: { baseMs: number; capMs: number } } = {}) {
@@ -165,12 +167,19 @@ export class Writeback {
       await c.run({
         partitionsConsumedConcurrently: 4,
         // A message is resolved (and its offset committed) only once recorded, ignored or dead-lettered;
-        // what is resolved is committed every few seconds, also while a partition waits.
+        // what is resolved is committed every few seconds, and at a stop. (kafkajs's autoCommit would
+        // commit after every batch whatever the interval: at 200 results/s, a commit and a coordinator
+        // lookup dozens of times a second. A status written again after a crash is the same status.)
+        autoCommit: false,
         eachBatchAutoResolve: false,
         autoCommitInterval: 5_000,
         eachBatch: (p) => this.onBatch(p),
       });
-    }, 'writeback');
+    }, 'writeback', (assigned) => {
+      // Only partitions still this member's are committed at a stop.
+      const mine = new Set(assigned.flatMap((a) => a.partitions.map((p) => `${a.topic}\u0000${p}`)));
+      for (const k of this.resolved.keys()) if (!mine.has(k)) this.resolved.delete(k);
+    });
     await this.consumer.start();
     this.started = true;
   }
@@ -196,6 +205,7 @@ export class Writeback {
         if (backoff.attempt) this.markRecovered(batch.partition);
         backoff.reset();
         resolveOffset(m.offset);
+        this.resolved.set(`${batch.topic}\u0000${batch.partition}`, m.offset);
         await commitOffsetsIfNecessary();
         await heartbeat();
       }
@@ -302,6 +312,12 @@ export class Writeback {
 
   async stop(): Promise<void> {
     this.started = false;
+    // What was resolved since the last interval's commit, so the next start does not write it again.
+    const offsets = [...this.resolved].map(([k, offset]) => {
+      const [topic, partition] = k.split('\u0000') as [string, string];
+      return { topic, partition: Number(partition), offset: String(BigInt(offset) + 1n) };
+    });
+    if (offsets.length) await this.consumer?.consumer?.commitOffsets(offsets).catch((e: unknown) => this.log.debug({ err: (e as Error).message }, 'final commit refused; the next owner writes the last statuses again'));
     await this.consumer?.stop();
     await this.dlqProducer?.disconnect().catch(() => {});
     await this.directory?.close();

@@ -92,6 +92,27 @@ describe('writeback: dead letters, backoff and readiness', () => {
     expect(wb.isReady()).toBe(true);
   });
 
+  it('commits what it handled at most every few seconds while running, and all of it at a stop: the next writeback of the group starts after it', async () => {
+    const { wb, topic } = await ownWriteback('commits');
+    const group = `test.${env.id}.commits`;
+    const people = [await env.addPerson({ affiliation: 'alum' }), await env.addPerson({ affiliation: 'alum' })];
+    const admin = env.kafka.admin();
+    await admin.connect();
+    stops.push(() => admin.disconnect());
+    const committed = async () => (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions
+      .filter((p) => p.partition === 2).map((p) => Number(p.offset))[0] ?? -1;
+    // Results in batches of their own, each handled before the next is sent.
+    for (let i = 0; i < 6; i++) {
+      const p = people[i % 2]!;
+      await send(topic, 2, [{ key: p.id, value: await env.codec.encode('ProvisioningResult', topic, result(p.id)) }]);
+      await eventually(async () => wb.counts.results === i + 1, 15_000, `result ${i + 1} handled`);
+    }
+    // Not a commit per batch: the interval (5 s) has not passed since the first one.
+    expect(await committed()).toBeLessThan(6);
+    await wb.stop();
+    expect(await committed()).toBe(6);
+  });
+
   it('records nothing for the person whose key an undecodable person.changed event carried', async () => {
     const p = await env.addPerson({ affiliation: 'student' });
     await pipe.waitResults(p.id, 1, 'create');
