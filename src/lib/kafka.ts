@@ -3,6 +3,8 @@ import type { Config } from '../config.js';
 import { Backoff, sleep } from './backoff.js';
 import { log } from './log.js';
 import { kafkaClientSecurity } from './tls.js';
+// Loaded for its effect: kafkajs clients keep their coordinators for a second (see the module).
+import './kafka-coordinators.js';
 
 export type { EachBatchPayload, Kafka, KafkaMessage, Message };
 
