@@ -101,6 +101,9 @@ const UNDECODABLE = 'undecodable';
 
 type Handled = { kind: 'done' } | { kind: 'retry'; dependency: 'directory' | 'schema registry'; err: Error };
 
+/** How often what the writeback handled is committed (while it runs; a stop commits the rest). */
+const COMMIT_EVERY_MS = 5_000;
+
 /**
  * The `tilgang.writeback` group: records in the portal directory, as tilgang's service account,
  * which targets each person is provisioned to, when, and the last error per target. The
@@ -122,8 +125,10 @@ export class Writeback {
   private started = false;
   /** Partitions waiting for a dependency, with when they began to and why. */
   private readonly failing = new Map<number, { since: Date; reason: string }>();
-  /** The last offset resolved per topic and partition (for the commit at a stop). */
+  /** The last offset resolved per topic and partition, and the offsets last committed. */
   private readonly resolved = new Map<string, string>();
+  private readonly committed = new Map<string, string>();
+  private commitTimer?: NodeJS.Timeout;
   readonly counts = { results: 0, writes: 0, failures: 0, deadLettered: 0, ignored: 0 };
 
   constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: { groupId?: string; topic?: string; dlq?: string; peopleDn?: string; backoff?: { baseMs: number; capMs: number } } = {}) {
@@ -167,24 +172,41 @@ export class Writeback {
       await c.run({
         partitionsConsumedConcurrently: 4,
         // A message is resolved (and its offset committed) only once recorded, ignored or dead-lettered;
-        // what is resolved is committed every few seconds, and at a stop. (kafkajs's autoCommit would
-        // commit after every batch whatever the interval: at 200 results/s, a commit and a coordinator
-        // lookup dozens of times a second. A status written again after a crash is the same status.)
+        // what is resolved is committed every few seconds, also while idle, and at a stop (commitResolved).
+        // kafkajs's autoCommit would commit after every batch whatever autoCommitInterval says: at 200
+        // results/s, a commit dozens of times a second. A status written again after a crash is the same status.
         autoCommit: false,
         eachBatchAutoResolve: false,
-        autoCommitInterval: 5_000,
         eachBatch: (p) => this.onBatch(p),
       });
     }, 'writeback', (assigned) => {
       // Only partitions still this member's are committed at a stop.
       const mine = new Set(assigned.flatMap((a) => a.partitions.map((p) => `${a.topic}\u0000${p}`)));
       for (const k of this.resolved.keys()) if (!mine.has(k)) this.resolved.delete(k);
+      for (const k of this.committed.keys()) if (!mine.has(k)) this.committed.delete(k);
     });
     await this.consumer.start();
+    this.commitTimer = setInterval(() => void this.commitResolved(), COMMIT_EVERY_MS);
     this.started = true;
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+  /** Commits what was resolved since the last commit (a rebalance may refuse it: the next owner writes those statuses again). */
+  private async commitResolved(): Promise<void> {
+    const due = [...this.resolved].filter(([k, offset]) => this.committed.get(k) !== offset);
+    if (!due.length || !this.consumer?.consumer) return;
+    const offsets = due.map(([k, offset]) => {
+      const [topic, partition] = k.split('\u0000') as [string, string];
+      return { topic, partition: Number(partition), offset: String(BigInt(offset) + 1n) };
+    });
+    try {
+      await this.consumer.consumer.commitOffsets(offsets);
+      for (const [k, offset] of due) this.committed.set(k, offset);
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, 'offset commit refused; retried at the next one');
+    }
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const backoff = new Backoff({ baseMs: this.opts.backoff?.baseMs ?? 500, capMs: this.opts.backoff?.capMs ?? 30_000 });
     const going = () => isRunning() && !isStale();
     try {
@@ -206,7 +228,6 @@ export class Writeback {
         backoff.reset();
         resolveOffset(m.offset);
         this.resolved.set(`${batch.topic}\u0000${batch.partition}`, m.offset);
-        await commitOffsetsIfNecessary();
         await heartbeat();
       }
     } finally {
@@ -312,12 +333,9 @@ export class Writeback {
 
   async stop(): Promise<void> {
     this.started = false;
-    // What was resolved since the last interval's commit, so the next start does not write it again.
-    const offsets = [...this.resolved].map(([k, offset]) => {
-      const [topic, partition] = k.split('\u0000') as [string, string];
-      return { topic, partition: Number(partition), offset: String(BigInt(offset) + 1n) };
-    });
-    if (offsets.length) await this.consumer?.consumer?.commitOffsets(offsets).catch((e: unknown) => this.log.debug({ err: (e as Error).message }, 'final commit refused; the next owner writes the last statuses again'));
+    clearInterval(this.commitTimer);
+    // What was resolved since the last commit, so the next start does not write it again.
+    await this.commitResolved();
     await this.consumer?.stop();
     await this.dlqProducer?.disconnect().catch(() => {});
     await this.directory?.close();
