@@ -39,7 +39,7 @@ const parts = Object.keys(pkg.scripts).filter((s) => s.startsWith('bench:')).map
  * defaults (the issue's sizes where a bench can run them).
  */
 const REDUCED: Record<string, { size: string; args: string[] }> = {
-  latency: { size: 'steady phase 60 s (reduced; --full: 300 s)', args: ['--seconds', '60'] },
+  latency: { size: 'steady phase 120 s (reduced; --full: 300 s)', args: ['--seconds', '120'] },
   moodle: { size: '2,000 people (reduced; --full: 10,000)', args: ['--persons', '2000', '--seed-sample', '100'] },
   ad: { size: '500 people (reduced; --full: 10,000)', args: ['--persons', '500', '--seed-sample', '100'] },
   lenel: { size: '500 people (reduced; --full: 10,000)', args: ['--persons', '500', '--seed-sample', '100', '--chunk', '100'] },
