@@ -5,6 +5,7 @@
  */
 import { Client as LdapClient, NoSuchObjectError, type Entry } from 'ldapts';
 import { Batcher } from '../../lib/batching.js';
+import { withDeadline } from '../../lib/health.js';
 import { dnEquals, normalizeDn, parentDn } from '../../lib/ldap/dn.js';
 import { and, anyOf, eq, not, or, present } from '../../lib/ldap/filter.js';
 import { A, first, readSecret, TerminalError, type GlobalConfig, type ManagedAccount, type PersonContext } from '../../spi/index.js';
@@ -43,6 +44,9 @@ export interface Actual {
 /** Keys of the account lookups a wave shares: an anchor value or a sAMAccountName. */
 type AccountKey = `anchor:${string}` | `sam:${string}`;
 
+/** How long a bind or search of the portal directory (a new manager's reports) may take. */
+const PORTAL_TIMEOUT_MS = 30_000;
+
 /** Accounts looked up together: at most this many keys in one search filter. */
 const LOOKUP_BATCH = 100;
 /** How long a lookup waits for the other people of its wave (each arrives after its own reads). */
@@ -50,7 +54,7 @@ const LOOKUP_LINGER_MS = 10;
 
 /** The AD side of the target: LDAPS to the domain, and the portal directory for a new manager's reports. */
 export class AdSession {
-  private directory?: Promise<LdapClient>;
+  private directory?: { client: LdapClient; ready: Promise<LdapClient>; settled: boolean };
   /**
    * User accounts by anchor or sAMAccountName, the lookups of people read at the same time in one
    * search. The anchor attribute is usually not indexed (employeeNumber is not, in AD's schema):
@@ -98,20 +102,48 @@ export class AdSession {
     this.ous.clear();
   }
 
-  /** The portal directory, as tilgang's service account, opened on first use. */
+  /**
+   * The portal directory, as tilgang's service account, opened on first use and shared by the
+   * wave's searches. A connection that closed is not reconnected by ldapts (it would reconnect once
+   * per waiting search, a socket each, hundreds for a wave of new people): the next search opens a
+   * new one, bound once for all.
+   */
   portal(): Promise<LdapClient> {
-    if (!this.directory) {
-      const d = this.global.directory;
-      const c = new LdapClient({ url: d.url, timeout: 30_000, connectTimeout: 5000 });
-      this.directory = c.bind(d.bindDn, readSecret(d.password, 'directory.password')).then(() => c);
-      this.directory.catch(() => { this.directory = undefined; });
+    const open = this.directory;
+    if (open && (open.client.isConnected || !open.settled)) return open.ready;
+    if (open) this.dropPortal(open.client);
+    const d = this.global.directory;
+    // autoRebind as well: were ldapts to reconnect all the same, it would do so anonymously, and an
+    // anonymous search of the people finds nothing (noSuchObject), which would read as a person gone.
+    const client = new LdapClient({ url: d.url, timeout: PORTAL_TIMEOUT_MS, connectTimeout: 5000, autoRebind: true });
+    const entry: { client: LdapClient; ready: Promise<LdapClient>; settled: boolean } = { client, settled: false,
+      ready: withDeadline(client.bind(d.bindDn, readSecret(d.password, 'directory.password')), PORTAL_TIMEOUT_MS,
+        () => new Error(`the directory did not answer the bind within ${PORTAL_TIMEOUT_MS} ms`)).then(() => client) };
+    void entry.ready.then(() => { entry.settled = true; }, () => { entry.settled = true; this.dropPortal(client); });
+    this.directory = entry;
+    return entry.ready;
+  }
+
+  /** Searches the portal directory under a deadline; a failed connection is dropped and the next search opens a new one. */
+  async searchPortal(base: string, options: Parameters<LdapClient['search']>[1]): Promise<Entry[]> {
+    const c = await this.portal();
+    try {
+      return (await withDeadline(c.search(base, options), PORTAL_TIMEOUT_MS, () => new Error(`the directory did not answer within ${PORTAL_TIMEOUT_MS} ms`))).searchEntries;
+    } catch (e) {
+      if (!(e instanceof NoSuchObjectError)) this.dropPortal(c);
+      throw e;
     }
-    return this.directory;
+  }
+
+  /** Forgets this connection (if it is still the one in use) and closes it. */
+  private dropPortal(c: LdapClient): void {
+    if (this.directory?.client === c) this.directory = undefined;
+    void c.unbind().catch(() => {});
   }
 
   async close(): Promise<void> {
     await this.ad.close();
-    if (this.directory) await (await this.directory.catch(() => undefined))?.unbind().catch(() => {});
+    if (this.directory) this.dropPortal(this.directory.client);
   }
 }
 
@@ -206,9 +238,8 @@ export async function readActual(person: PersonContext, d: Desired | null, s: Ad
     if (!cfg.attributes.manager) return [];
     let ids: string[];
     try {
-      const dir = await session.portal();
-      const { searchEntries } = await dir.search(session.global.directory.peopleDn, { scope: 'sub', filter: eq(cfg.attributes.manager, p.record.dn), attributes: ['idautoID'] });
-      ids = searchEntries.flatMap((e) => strings(e, 'idautoID'));
+      const found = await session.searchPortal(session.global.directory.peopleDn, { scope: 'sub', filter: eq(cfg.attributes.manager, p.record.dn), attributes: ['idautoID'] });
+      ids = found.flatMap((e) => strings(e, 'idautoID'));
     } catch (e) {
       throw adError(e, p.id, 'reading the reports of a new manager from the directory');
     }
