@@ -240,7 +240,11 @@ export class MoodleSession {
    */
   enrolmentsIfFresh(userid: number, from: Semester): EnrolledCourse[] | undefined {
     if (this.indexedAt === undefined || Date.now() - this.indexedAt > this.cfg.courseCacheSeconds * 1000) return undefined;
-    const courses = this.scopeOf(from);
+    return this.fromRostersIfFresh(userid, this.scopeOf(from));
+  }
+
+  /** The user's enrolments from the rosters when every one in scope is fresh (the index, else a walk that finds them so); else undefined. */
+  private fromRostersIfFresh(userid: number, courses: readonly ScopeCourse[]): EnrolledCourse[] | undefined {
     const known = this.fromFreshRosters(userid, courses);
     if (known) return known;
     const walked = this.walkRosters(userid, courses);
@@ -268,10 +272,8 @@ export class MoodleSession {
     void done.catch(() => {}).finally(() => { if (this.refreshing === entry) this.refreshing = undefined; });
     await done;
     // Then from the rosters as they are: the index once one walk has found them all fresh, else every course in order.
-    const indexed = this.fromFreshRosters(userid, courses);
-    if (indexed) return indexed;
-    const again = this.walkRosters(userid, courses);
-    if (!again.stale) return again.out;
+    const fresh = this.fromRostersIfFresh(userid, courses);
+    if (fresh) return fresh;
     // A roster already old again (courseCacheSeconds 0, or a slow read): as read, not read once more.
     const out: EnrolledCourse[] = [];
     for (const c of courses) {
