@@ -125,13 +125,13 @@ export class Writeback {
   private started = false;
   /** Partitions waiting for a dependency, with when they began to and why. */
   private readonly failing = new Map<number, { since: Date; reason: string }>();
-  /** The last offset resolved per topic and partition, and the offsets last committed. */
-  private readonly resolved = new Map<string, string>();
-  private readonly committed = new Map<string, string>();
+  /** The last offset resolved per partition of the results topic, and the offsets last committed. */
+  private readonly resolved = new Map<number, string>();
+  private readonly committed = new Map<number, string>();
   private commitTimer?: NodeJS.Timeout;
   readonly counts = { results: 0, writes: 0, failures: 0, deadLettered: 0, ignored: 0 };
 
-  constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: { groupId?: string; topic?: string; dlq?: string; peopleDn?: string; backoff?: { baseMs: number; capMs: number } } = {}) {
+  constructor(private readonly cfg: Config, private readonly kafka: Kafka, private readonly opts: { groupId?: string; topic?: string; dlq?: string; peopleDn?: string; backoff?: { baseMs: number; capMs: number }; commitEveryMs?: number } = {}) {
     this.codec = new EventCodec(cfg.registry);
     this.topics = { results: opts.topic ?? cfg.kafka.topics.provisioningResult, dlq: opts.dlq ?? dlqTopic(WRITEBACK, cfg.kafka.prefix) };
   }
@@ -181,26 +181,22 @@ export class Writeback {
       });
     }, 'writeback', (assigned) => {
       // Only partitions still this member's are committed at a stop.
-      const mine = new Set(assigned.flatMap((a) => a.partitions.map((p) => `${a.topic}\u0000${p}`)));
-      for (const k of this.resolved.keys()) if (!mine.has(k)) this.resolved.delete(k);
-      for (const k of this.committed.keys()) if (!mine.has(k)) this.committed.delete(k);
+      const mine = new Set(assigned.filter((a) => a.topic === this.topics.results).flatMap((a) => a.partitions));
+      for (const p of this.resolved.keys()) if (!mine.has(p)) this.resolved.delete(p);
+      for (const p of this.committed.keys()) if (!mine.has(p)) this.committed.delete(p);
     });
     await this.consumer.start();
-    this.commitTimer = setInterval(() => void this.commitResolved(), COMMIT_EVERY_MS);
+    this.commitTimer = setInterval(() => void this.commitResolved(), this.opts.commitEveryMs ?? COMMIT_EVERY_MS);
     this.started = true;
   }
 
   /** Commits what was resolved since the last commit (a rebalance may refuse it: the next owner writes those statuses again). */
   private async commitResolved(): Promise<void> {
-    const due = [...this.resolved].filter(([k, offset]) => this.committed.get(k) !== offset);
+    const due = [...this.resolved].filter(([p, offset]) => this.committed.get(p) !== offset);
     if (!due.length || !this.consumer?.consumer) return;
-    const offsets = due.map(([k, offset]) => {
-      const [topic, partition] = k.split('\u0000') as [string, string];
-      return { topic, partition: Number(partition), offset: String(BigInt(offset) + 1n) };
-    });
     try {
-      await this.consumer.consumer.commitOffsets(offsets);
-      for (const [k, offset] of due) this.committed.set(k, offset);
+      await this.consumer.consumer.commitOffsets(due.map(([partition, offset]) => ({ topic: this.topics.results, partition, offset: String(BigInt(offset) + 1n) })));
+      for (const [p, offset] of due) this.committed.set(p, offset);
     } catch (e) {
       this.log.debug({ err: (e as Error).message }, 'offset commit refused; retried at the next one');
     }
@@ -227,7 +223,7 @@ export class Writeback {
         if (backoff.attempt) this.markRecovered(batch.partition);
         backoff.reset();
         resolveOffset(m.offset);
-        this.resolved.set(`${batch.topic}\u0000${batch.partition}`, m.offset);
+        this.resolved.set(batch.partition, m.offset);
         await heartbeat();
       }
     } finally {

@@ -53,13 +53,13 @@ describe('writeback: dead letters, backoff and readiness', () => {
     const s = await status(p);
     return s.some((v) => /^pgtest\|[^|]+\|provisioned\|$/.test(v)) && s;
   }, 30_000, `status written for ${p.id}`);
-  const ownWriteback = async (name: string, opts: { url?: string; registryUrl?: string; backoff?: { baseMs: number; capMs: number } } = {}) => {
+  const ownWriteback = async (name: string, opts: { url?: string; registryUrl?: string; backoff?: { baseMs: number; capMs: number }; commitEveryMs?: number } = {}) => {
     const topic = `test.${env.id}.${name}.results`;
     const dlq = `test.${env.id}.${name}.dlq`;
     const cfg = structuredClone(env.cfg);
     if (opts.url) cfg.directory.url = opts.url;
     if (opts.registryUrl) cfg.registry.url = opts.registryUrl;
-    const wb = new Writeback(cfg, env.kafka, { groupId: `test.${env.id}.${name}`, topic, dlq, backoff: opts.backoff });
+    const wb = new Writeback(cfg, env.kafka, { groupId: `test.${env.id}.${name}`, topic, dlq, backoff: opts.backoff, commitEveryMs: opts.commitEveryMs });
     await wb.start();
     stops.push(() => wb.stop());
     return { wb, topic, dlq };
@@ -92,8 +92,9 @@ describe('writeback: dead letters, backoff and readiness', () => {
     expect(wb.isReady()).toBe(true);
   });
 
-  it('commits what it handled every few seconds, not per batch, also when no more comes; and all of it at a stop', async () => {
-    const { wb, topic } = await ownWriteback('commits');
+  it('commits what it handled on its interval, not per batch, also when no more comes; and all of it at a stop', async () => {
+    // An interval longer than the test: every commit seen before the stop would be a commit per batch.
+    const { wb, topic } = await ownWriteback('commits', { commitEveryMs: 600_000 });
     const group = `test.${env.id}.commits`;
     const people = [await env.addPerson({ affiliation: 'alum' }), await env.addPerson({ affiliation: 'alum' })];
     const admin = env.kafka.admin();
@@ -101,22 +102,22 @@ describe('writeback: dead letters, backoff and readiness', () => {
     stops.push(() => admin.disconnect());
     const committed = async () => (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions
       .filter((p) => p.partition === 2).map((p) => Number(p.offset))[0] ?? -1;
-    // Results in batches of their own, each handled before the next is sent.
-    for (let i = 0; i < 6; i++) {
-      const p = people[i % 2]!;
+    const handled = async (w: Writeback, n: number) => {
+      const p = people[n % 2]!;
       await send(topic, 2, [{ key: p.id, value: await env.codec.encode('ProvisioningResult', topic, result(p.id)) }]);
-      await eventually(async () => wb.counts.results === i + 1, 15_000, `result ${i + 1} handled`);
-    }
-    // Not a commit per batch: at most one of the 5-s commits fell between them.
-    const early = await committed();
-    expect(early).toBeLessThan(6);
-    // Idle now: the next commit takes the rest (the group's lag reaches 0 without another result).
-    await eventually(async () => (await committed()) === 6, 15_000, 'the handled results committed while idle');
-    // At a stop: what was handled since the last commit.
-    await send(topic, 2, [{ key: people[0]!.id, value: await env.codec.encode('ProvisioningResult', topic, result(people[0]!.id)) }]);
-    await eventually(async () => wb.counts.results === 7, 15_000, 'result 7 handled');
+      await eventually(async () => w.counts.results === n, 15_000, `result ${n} handled`);
+    };
+    // Results in batches of their own, each handled before the next is sent: none committed yet.
+    for (let i = 1; i <= 6; i++) await handled(wb, i);
+    expect(await committed()).toBeLessThan(6);
+    // At a stop: all that was handled.
     await wb.stop();
-    expect(await committed()).toBe(7);
+    expect(await committed()).toBe(6);
+    // The group's next member, with a short interval: what it handled is committed while it is idle,
+    // without another result or a stop (the group's lag reaches 0).
+    const next = await ownWriteback('commits', { commitEveryMs: 500 });
+    await handled(next.wb, 1);
+    await eventually(async () => (await committed()) === 7, 15_000, 'the handled result committed while idle');
   });
 
   it('records nothing for the person whose key an undecodable person.changed event carried', async () => {
