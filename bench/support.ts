@@ -5,6 +5,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { AlreadyExistsError, Client } from 'ldapts';
 import { loadConfig, readSecret, type Config } from '../src/config.js';
 import { ensureTopics, makeKafka } from '../src/lib/kafka.js';
+import { registry } from '../src/lib/metrics.js';
 import { migrate } from '../src/mv/migrate.js';
 import { up } from '../src/stack/index.js';
 
@@ -143,7 +144,6 @@ export function tilgangNodeOptions(): string[] {
 
 /** Per system and call (tilgang_target_request_seconds): requests made by this process so far and their total seconds. */
 export async function requestTotals(): Promise<Map<string, { system: string; call: string; n: number; s: number }>> {
-  const { registry } = await import('../src/lib/metrics.js');
   const out = new Map<string, { system: string; call: string; n: number; s: number }>();
   for (const v of (await registry.getSingleMetric('tilgang_target_request_seconds')!.get()).values) {
     const name = (v as { metricName?: string }).metricName ?? '';

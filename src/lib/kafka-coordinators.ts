@@ -9,7 +9,8 @@
  */
 import { createRequire } from 'node:module';
 
-const TTL_MS = 1_000;
+/** How long a client keeps a coordinator it was told. */
+export const COORDINATOR_LOOKUP_TTL_MS = 1_000;
 
 interface Broker { nodeId: number }
 interface ClusterLike {
@@ -28,7 +29,7 @@ if (!Cluster.prototype.lookupsCached) {
     const cache = (this.coordinatorCache ??= new Map());
     const key = `${args.coordinatorType ?? 0}\u0000${args.groupId}`;
     const hit = cache.get(key);
-    if (hit && Date.now() - hit.at < TTL_MS) {
+    if (hit && Date.now() - hit.at < COORDINATOR_LOOKUP_TTL_MS) {
       try {
         return await this.findBroker({ nodeId: hit.nodeId });
       } catch {
@@ -41,5 +42,3 @@ if (!Cluster.prototype.lookupsCached) {
   };
   Cluster.prototype.lookupsCached = true;
 }
-
-export const COORDINATOR_LOOKUP_TTL_MS = TTL_MS;

@@ -52,9 +52,12 @@ const LOOKUP_BATCH = 100;
 /** How long a lookup waits for the other people of its wave (each arrives after its own reads). */
 const LOOKUP_LINGER_MS = 10;
 
+/** A portal-directory connection: the client, its bind (under a deadline), and whether the bind has ended. */
+interface PortalConnection { client: LdapClient; ready: Promise<LdapClient>; settled: boolean }
+
 /** The AD side of the target: LDAPS to the domain, and the portal directory for a new manager's reports. */
 export class AdSession {
-  private directory?: { client: LdapClient; ready: Promise<LdapClient>; settled: boolean };
+  private directory?: PortalConnection;
   /**
    * User accounts by anchor or sAMAccountName, the lookups of people read at the same time in one
    * search. The anchor attribute is usually not indexed (employeeNumber is not, in AD's schema):
@@ -116,7 +119,7 @@ export class AdSession {
     // autoRebind as well: were ldapts to reconnect all the same, it would do so anonymously, and an
     // anonymous search of the people finds nothing (noSuchObject), which would read as a person gone.
     const client = new LdapClient({ url: d.url, timeout: PORTAL_TIMEOUT_MS, connectTimeout: 5000, autoRebind: true });
-    const entry: { client: LdapClient; ready: Promise<LdapClient>; settled: boolean } = { client, settled: false,
+    const entry: PortalConnection = { client, settled: false,
       ready: withDeadline(client.bind(d.bindDn, readSecret(d.password, 'directory.password')), PORTAL_TIMEOUT_MS,
         () => new Error(`the directory did not answer the bind within ${PORTAL_TIMEOUT_MS} ms`)).then(() => client) };
     void entry.ready.then(() => { entry.settled = true; }, () => { entry.settled = true; this.dropPortal(client); });
