@@ -44,7 +44,8 @@ describe('directory connection cut and restored', () => {
     await env?.close();
   });
 
-  const readsBack = async () => {
+  const readsBack = () => readsBackWith(dir);
+  const readsBackWith = async (dir: Directory) => {
     const p = await dir.person(people[0]!.id);
     expect(p?.attrs.idautoPersonUserNameMV).toEqual([people[0]!.username]);
     const many = await dir.readMany(people.map((x) => x.id));
@@ -106,6 +107,27 @@ describe('directory connection cut and restored', () => {
     await eventually(async () => dir.health.ready, 10_000, 'directory back up');
     const after = await Promise.all(Array.from({ length: 20 }, (_, k) => dir.person(people[k % 2]!.id)));
     expect(after.map((p) => p?.attrs.idautoID?.[0])).toEqual(Array.from({ length: 20 }, (_, k) => people[k % 2]!.id));
+  });
+
+  it('a wave of reads after a cut opens one new connection, bound once, not one per read', async () => {
+    // Without the probe, the wave itself is the first to find the connection closed. ldapts
+    // reconnects per call on a closed client: a wave that did not wait for one bind would open a
+    // socket per read (seen in another client of the same library: 231 sockets for one wave).
+    const cfg = structuredClone(env.cfg);
+    cfg.directory.url = viaProxy(env.cfg.directory.url, proxy.port);
+    const quiet = await Directory.connect(cfg, { probeMs: false });
+    try {
+      await readsBackWith(quiet);
+      await proxy.cut();
+      await eventually(async () => !quiet.client.isConnected, 5_000, 'the closed connection noticed');
+      await proxy.open(proxy.port);
+      const before = proxy.accepted;
+      const wave = await Promise.all(Array.from({ length: 40 }, (_, k) => quiet.person(people[k % 2]!.id)));
+      expect(wave.map((p) => p?.attrs.idautoID?.[0])).toEqual(Array.from({ length: 40 }, (_, k) => people[k % 2]!.id));
+      expect(proxy.accepted - before).toBe(1);
+    } finally {
+      await quiet.close();
+    }
   });
 });
 

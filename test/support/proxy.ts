@@ -11,6 +11,8 @@ export class CuttableProxy {
   private stalled = false;
   private held: { to: Socket; data: Buffer }[] = [];
   port = 0;
+  /** Client connections accepted since the proxy was made. */
+  accepted = 0;
   constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
 
   /** Bytes sent while stalled, not yet delivered: more than 0 means a request is in flight. */
@@ -20,6 +22,7 @@ export class CuttableProxy {
 
   async open(port = this.port): Promise<number> {
     this.server = createServer((client) => {
+      this.accepted++;
       const upstream = createConnection({ port: this.targetPort, host: this.targetHost });
       for (const s of [client, upstream]) { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); s.on('error', () => {}); }
       const forward = (from: Socket, to: Socket) => {
