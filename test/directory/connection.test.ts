@@ -86,10 +86,14 @@ describe('directory connection cut and restored', () => {
   it('a network that goes silent: the read times out within the deadline and health goes down; later reads answer', async () => {
     await readsBack();
     proxy.stall();
+    const began = Date.now();
     const inFlight = dir.person(people[1]!.id).then(() => 'answered', (e) => e);
     const outcome = await inFlight;
     expect(outcome).toBeInstanceOf(DirectoryUnavailableError);
-    expect((outcome as DirectoryUnavailableError).code).toBe('ETIMEDOUT');
+    // Its own deadline (ETIMEDOUT), or the probe's, a few ms older: ldapts closes a connection on
+    // which a call timed out, and the other calls on it end as a lost connection (ECONNRESET).
+    expect(['ETIMEDOUT', 'ECONNRESET']).toContain((outcome as DirectoryUnavailableError).code);
+    expect(Date.now() - began).toBeLessThan(TIMEOUT_MS + 1_000);
     expect(dir.health.ready).toBe(false);
     proxy.resume();
     await eventually(async () => dir.health.ready, 10_000, 'directory back up');
