@@ -32,7 +32,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +125,12 @@ async function deleteTree(client: Client, dns: string[]): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+/** The machine's CPU time so far, busy and total, over all cores (a phase's difference is its busy share). */
+const machineCpu = () => cpus().reduce((a, c) => {
+  const t = c.times;
+  const all = t.user + t.nice + t.sys + t.idle + t.irq;
+  return { busy: a.busy + all - t.idle, all: a.all + all };
+}, { busy: 0, all: 0 });
 
 async function main(): Promise<void> {
   const SECONDS = Number(args.seconds ?? 300);
@@ -272,6 +279,10 @@ async function main(): Promise<void> {
     const run = async (phase: Phase): Promise<void> => {
       const n = Math.round(phase.rate * phase.seconds);
       const cpu0 = process.cpuUsage();
+      const machine0 = machineCpu();
+      // Everything here shares one event loop: how late its callbacks ran says whether it was saturated.
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
       const calls0 = await requestTotals();
       const start = performance.now() + 50;
       let next = 0;
@@ -293,6 +304,9 @@ async function main(): Promise<void> {
         }
       }));
       const took = (performance.now() - start) / 1000;
+      // While the changes came: the share of one core this process used, and the machine's.
+      const writing = { cpu: process.cpuUsage(cpu0), machine: machineCpu(), ms: performance.now() - start + 50 };
+      loop.disable();
       // Results of the last changes: wait until every one is in, or 30 s.
       const until = Date.now() + 30_000;
       while (pending.size > 0 && Date.now() < until) await sleep(100);
@@ -300,6 +314,14 @@ async function main(): Promise<void> {
       phase.calls = callsPerChange(calls0, await requestTotals(), phase.changes);
       console.log(`\n${phase.name}: ${phase.changes} changes in ${took.toFixed(1)} s (${(phase.changes / took).toFixed(0)} changes/s${late ? `, ${late} written more than 50 ms late` : ''}); `
         + `${((cpu.user + cpu.system) / 1000 / phase.changes).toFixed(1)} ms of this process's CPU per change (producer, groups, writeback, the bench's writers and reader); load average ${load()}`);
+      console.log(`  CPU while the changes came: this process ${Math.round((writing.cpu.user + writing.cpu.system) / 10 / writing.ms)} % of one core `
+        + `(its one event loop: callbacks late by p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms); `
+        + `the machine ${Math.round((100 * (writing.machine.busy - machine0.busy)) / (writing.machine.all - machine0.all))} % busy over its ${cpus().length} cores`);
+      const tag = phase.rate === 50 ? 'at 50 changes/s' : 'in a 500 changes/s burst';
+      const note = `while the changes came; load average ${load()}`;
+      figure({ part: 'latency', name: `CPU of the one process (producer, groups, writeback) ${tag}`, value: (writing.cpu.user + writing.cpu.system) / 10 / writing.ms, unit: '% of one core', note });
+      figure({ part: 'latency', name: `event-loop delay p99 ${tag}`, value: loop.percentile(99) / 1e6, unit: 'ms', note });
+      figure({ part: 'latency', name: `machine CPU busy ${tag}`, value: (100 * (writing.machine.busy - machine0.busy)) / (writing.machine.all - machine0.all), unit: `% of ${cpus().length} cores`, note });
     };
     const empty = <T>(v: () => T) => Object.fromEntries(TARGETS.map((t) => [t, v()])) as Record<TargetName, T>;
     const steady: Phase = { name: `steady 50 changes/s for ${SECONDS} s`, rate: 50, seconds: SECONDS, goalMs: 300, producer: [], lat: empty(() => []), at: empty(() => []), split: empty(() => ({ pickup: [], work: [], publish: [] })), other: empty(() => ({})), changes: 0 };
