@@ -14,10 +14,10 @@
  * load during the run meets both alike.
  * People the runtime would skip (no cardholder key: neither employee nor student number) are
  * counted and left out of all three. tilgang and the limit run at full size (about 11 minutes
- * each at 2 connections under the latency model, less at the configuration's default 4); the seed's way is measured on the first
+ * each at 2 connections under the latency model, less at the configuration's default 8); the seed's way is measured on the first
  * --seed-sample people and scaled, as its line says.
  *
- *   npx tsx bench/lenel.ts [--persons 10000] [--seed-sample 300] [--connections 4] [--chunk 500]
+ *   npx tsx bench/lenel.ts [--persons 10000] [--seed-sample 300] [--connections 8] [--chunk 500]
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
   const persons = Number(arg('persons', '10000'));
   const sample = Number(arg('seed-sample', '300'));
   // The configuration's default: as many requests at once as the simulator's server has workers.
-  const connections = Number(arg('connections', '4'));
+  const connections = Number(arg('connections', '8'));
   const { people: all, skipped } = people(persons, config('http://127.0.0.1:1', connections));
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(`${persons} people of the sample university: ${all.length} reconciled (${all.filter((p) => p.entitled).length} entitled), ${[...skipped].map(([why, k]) => `${k} skipped (${why})`).join(', ') || 'none skipped'}; ${connections} connections, simulator latency model on`);
