@@ -12,7 +12,6 @@ import { CuttableProxy } from '../support/proxy.js';
 // read, and as a network that goes silent: every call returns (an answer or an error the runtime
 // retries), health follows the cut, and afterwards the same reads answer as before.
 const TIMEOUT_MS = 2_000;
-const viaProxy = (url: string, port: number) => { const u = new URL(url); u.port = String(port); return u.toString().replace(/\/$/, ''); };
 
 describe('directory connection cut and restored', () => {
   let env: TestEnv;
@@ -24,9 +23,9 @@ describe('directory connection cut and restored', () => {
     env = await testEnv('dir-cut');
     people = [await env.addPerson({}), await env.addPerson({})];
     proxy = new CuttableProxy(Number(new URL(env.cfg.directory.url).port));
-    const port = await proxy.open();
+    await proxy.open();
     const cfg = structuredClone(env.cfg);
-    cfg.directory.url = viaProxy(env.cfg.directory.url, port);
+    cfg.directory.url = proxy.via(env.cfg.directory.url);
     cfg.directory.timeoutMs = TIMEOUT_MS;
     dir = await Directory.connect(cfg, { probeMs: 100 });
   });
@@ -120,7 +119,8 @@ describe('directory connection cut and restored', () => {
     // A proxy of its own: the suite's other client probes through the shared one.
     const own = new CuttableProxy(Number(new URL(env.cfg.directory.url).port));
     const cfg = structuredClone(env.cfg);
-    cfg.directory.url = viaProxy(env.cfg.directory.url, await own.open());
+    await own.open();
+    cfg.directory.url = own.via(env.cfg.directory.url);
     const quiet = await Directory.connect(cfg, { probeMs: false });
     try {
       await readsBackWith(quiet);
@@ -152,8 +152,8 @@ describe('MV connection cut and restored', () => {
     await admin.query(`INSERT INTO ${schema}.org_units VALUES ('140000', NULL, 'faculty', 'Fakultet', 'Faculty', 'FAK', 'FAK')`);
     for (const id of ids) await admin.query(`INSERT INTO ${schema}.persons (idauto_id, username, primary_affiliation, stedkode) VALUES ($1, $2, 'student', '140000')`, [id, `u${id.slice(0, 6)}`]);
     proxy = new CuttableProxy(Number(new URL(url).port));
-    const port = await proxy.open();
-    mv = new MvReader(viaProxy(url, port), schema, { timeoutMs: TIMEOUT_MS, probeMs: 100 });
+    await proxy.open();
+    mv = new MvReader(proxy.via(url), schema, { timeoutMs: TIMEOUT_MS, probeMs: 100 });
   });
 
   afterEach(async () => {

@@ -36,11 +36,9 @@ describe('a target group loses the directory and gets it back', () => {
     });
     accounts = await pgAccounts(env, { affiliations: ['student'] });
     proxy = new CuttableProxy(Number(new URL(env.cfg.directory.url).port));
-    const port = await proxy.open();
+    await proxy.open();
     const cfg = structuredClone(env.cfg);
-    const u = new URL(cfg.directory.url);
-    u.port = String(port);
-    cfg.directory.url = u.toString().replace(/\/$/, '');
+    cfg.directory.url = proxy.via(cfg.directory.url);
     const dlq = `test.${env.id}.pgtest.dlq`;
     group = new TargetGroup(cfg, env.kafka, pgTarget, { groupId: `tilgang.pgtest.${env.id}`, chunkSize: 50, topics: { dlq } });
     await group.start();

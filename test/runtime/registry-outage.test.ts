@@ -31,12 +31,9 @@ describe('the schema registry cannot be reached while a target group runs', () =
     // The group reaches the registry through a proxy the test can cut; everyone else directly.
     const registryPort = Number(new URL(env.cfg.registry.url).port);
     proxy = new CuttableProxy(registryPort);
-    const port = await proxy.open();
+    await proxy.open();
     const groupCfg = structuredClone(env.cfg);
-    const via = new URL(env.cfg.registry.url);
-    via.hostname = '127.0.0.1';
-    via.port = String(port);
-    groupCfg.registry.url = via.toString().replace(/\/$/, '');
+    groupCfg.registry.url = proxy.via(env.cfg.registry.url);
     const dlq = `test.${env.id}.pgtest.dlq`;
     group = new TargetGroup(groupCfg, env.kafka, pgTarget, { groupId: `tilgang.pgtest.${env.id}`, topics: { dlq }, probeMaxMs: 3_000 });
     await group.start();
@@ -65,7 +62,7 @@ describe('the schema registry cannot be reached while a target group runs', () =
       const mine = async () => (await decodeResults(env, results.messages)).filter((r) => r.runId === runId);
       expect(await mine()).toEqual([]);
 
-      await proxy.open(port);
+      await proxy.open(proxy.port);
       await eventually(async () => (await mine()).length >= people.length, 60_000, 'a result for every event once the registry is back');
       await eventually(async () => !g.outage, 30_000, 'the group available again');
       const rs = await mine();

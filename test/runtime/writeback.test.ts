@@ -171,11 +171,9 @@ describe('writeback: dead letters, backoff and readiness', () => {
   it('waits while the schema registry is cut instead of dead-lettering good results, then writes them', async () => {
     const registry = new URL(env.cfg.registry.url);
     const proxy = new CuttableProxy(Number(registry.port));
-    const port = await proxy.open();
+    await proxy.open();
     stops.push(() => proxy.cut());
-    const via = new URL(env.cfg.registry.url);
-    via.port = String(port);
-    const { wb, topic, dlq } = await ownWriteback('registry', { registryUrl: via.toString().replace(/\/$/, ''), backoff: { baseMs: 100, capMs: 400 } });
+    const { wb, topic, dlq } = await ownWriteback('registry', { registryUrl: proxy.via(env.cfg.registry.url), backoff: { baseMs: 100, capMs: 400 } });
     const p = await env.addPerson({ affiliation: 'alum' });
     // Encoded through the registry directly; the writeback has never seen this schema id, so it must ask.
     const value = await env.codec.encode('ProvisioningResult', topic, result(p.id));
@@ -184,7 +182,7 @@ describe('writeback: dead letters, backoff and readiness', () => {
     await eventually(async () => !wb.isReady() && wb.counts.failures >= 3, 20_000, 'writeback waiting for the registry');
     expect(wb.readiness()).toMatch(/^failing since .*: schema registry unreachable: /);
     expect(wb.counts.deadLettered).toBe(0);
-    await proxy.open(port);
+    await proxy.open(proxy.port);
     await provisionedStatus(p);
     await eventually(async () => wb.isReady(), 20_000, 'ready again');
     expect(wb.counts.deadLettered).toBe(0);

@@ -15,6 +15,14 @@ export class CuttableProxy {
   accepted = 0;
   constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
 
+  /** `url` (a server's address, any scheme) through this proxy: its host and port replaced by the proxy's. */
+  via(url: string): string {
+    const u = new URL(url);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString().replace(/\/$/, '');
+  }
+
   /** Bytes sent while stalled, not yet delivered: more than 0 means a request is in flight. */
   get heldBytes(): number {
     return this.held.reduce((n, h) => n + h.data.length, 0);

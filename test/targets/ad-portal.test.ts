@@ -20,11 +20,9 @@ describe('the AD target\'s portal-directory reads across a directory restart', (
     boss = await env.addPerson({ affiliation: 'employee' });
     report = await env.addPerson({ affiliation: 'employee', extra: { manager: [env.dn(boss.id)] } });
     proxy = new CuttableProxy(Number(new URL(env.cfg.directory.url).port));
-    const port = await proxy.open();
+    await proxy.open();
     const global = structuredClone(env.cfg);
-    const u = new URL(env.cfg.directory.url);
-    u.port = String(port);
-    global.directory.url = u.toString().replace(/\/$/, '');
+    global.directory.url = proxy.via(env.cfg.directory.url);
     session = new AdSession(null as unknown as AdConnection, {} as AdConfig, global);
   });
   afterAll(async () => {
