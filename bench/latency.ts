@@ -93,7 +93,7 @@ async function startSimulator(name: string, configFile: string): Promise<{ url: 
 
 /** Where a change's time went: until its reconcile began (producer, Kafka, fetch, waiting), the reconcile (read, plan, apply), after it (commit, reading the result). */
 interface Split { pickup: number[]; work: number[]; publish: number[] }
-interface Phase { name: string; rate: number; seconds: number; goalMs: number; producer: number[]; lat: Record<TargetName, number[]>; /** When each measured change was made (parallel to lat). */ at: Record<TargetName, number[]>; split: Record<TargetName, Split>; other: Record<TargetName, Record<string, number>>; changes: number; /** Per system, the HTTP calls a change cost (the groups' clients), described. */ calls?: Map<string, string> }
+interface Phase { name: string; /** How the report's figures name the phase. */ tag: string; rate: number; seconds: number; goalMs: number; producer: number[]; lat: Record<TargetName, number[]>; /** When each measured change was made (parallel to lat). */ at: Record<TargetName, number[]>; split: Record<TargetName, Split>; other: Record<TargetName, Record<string, number>>; changes: number; /** Per system, the HTTP calls a change cost (the groups' clients), described. */ calls?: Map<string, string> }
 
 /** Per target and person, the answer times of changes still waiting for their result, oldest first. */
 class Pending {
@@ -314,18 +314,20 @@ async function main(): Promise<void> {
       phase.calls = callsPerChange(calls0, await requestTotals(), phase.changes);
       console.log(`\n${phase.name}: ${phase.changes} changes in ${took.toFixed(1)} s (${(phase.changes / took).toFixed(0)} changes/s${late ? `, ${late} written more than 50 ms late` : ''}); `
         + `${((cpu.user + cpu.system) / 1000 / phase.changes).toFixed(1)} ms of this process's CPU per change (producer, groups, writeback, the bench's writers and reader); load average ${load()}`);
-      console.log(`  CPU while the changes came: this process ${Math.round((writing.cpu.user + writing.cpu.system) / 10 / writing.ms)} % of one core `
-        + `(its one event loop: callbacks late by p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms); `
-        + `the machine ${Math.round((100 * (writing.machine.busy - machine0.busy)) / (writing.machine.all - machine0.all))} % busy over its ${cpus().length} cores`);
-      const tag = phase.rate === 50 ? 'at 50 changes/s' : 'in a 500 changes/s burst';
+      const ownShare = (writing.cpu.user + writing.cpu.system) / 10 / writing.ms;
+      const machineShare = (100 * (writing.machine.busy - machine0.busy)) / (writing.machine.all - machine0.all);
+      const loopP99 = loop.percentile(99) / 1e6;
+      console.log(`  CPU while the changes came: this process ${Math.round(ownShare)} % of one core `
+        + `(its one event loop: callbacks late by p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, p99 ${loopP99.toFixed(0)} ms); `
+        + `the machine ${Math.round(machineShare)} % busy over its ${cpus().length} cores`);
       const note = `while the changes came; load average ${load()}`;
-      figure({ part: 'latency', name: `CPU of the one process (producer, groups, writeback) ${tag}`, value: (writing.cpu.user + writing.cpu.system) / 10 / writing.ms, unit: '% of one core', note });
-      figure({ part: 'latency', name: `event-loop delay p99 ${tag}`, value: loop.percentile(99) / 1e6, unit: 'ms', note });
-      figure({ part: 'latency', name: `machine CPU busy ${tag}`, value: (100 * (writing.machine.busy - machine0.busy)) / (writing.machine.all - machine0.all), unit: `% of ${cpus().length} cores`, note });
+      figure({ part: 'latency', name: `CPU of the one process (producer, groups, writeback) ${phase.tag}`, value: ownShare, unit: '% of one core', note });
+      figure({ part: 'latency', name: `event-loop delay p99 ${phase.tag}`, value: loopP99, unit: 'ms', note });
+      figure({ part: 'latency', name: `machine CPU busy ${phase.tag}`, value: machineShare, unit: `% of ${cpus().length} cores`, note });
     };
     const empty = <T>(v: () => T) => Object.fromEntries(TARGETS.map((t) => [t, v()])) as Record<TargetName, T>;
-    const steady: Phase = { name: `steady 50 changes/s for ${SECONDS} s`, rate: 50, seconds: SECONDS, goalMs: 300, producer: [], lat: empty(() => []), at: empty(() => []), split: empty(() => ({ pickup: [], work: [], publish: [] })), other: empty(() => ({})), changes: 0 };
-    const burst: Phase = { name: `burst of 500 changes/s for ${BURST_SECONDS} s`, rate: 500, seconds: BURST_SECONDS, goalMs: 1000, producer: [], lat: empty(() => []), at: empty(() => []), split: empty(() => ({ pickup: [], work: [], publish: [] })), other: empty(() => ({})), changes: 0 };
+    const steady: Phase = { name: `steady 50 changes/s for ${SECONDS} s`, tag: 'at 50 changes/s', rate: 50, seconds: SECONDS, goalMs: 300, producer: [], lat: empty(() => []), at: empty(() => []), split: empty(() => ({ pickup: [], work: [], publish: [] })), other: empty(() => ({})), changes: 0 };
+    const burst: Phase = { name: `burst of 500 changes/s for ${BURST_SECONDS} s`, tag: 'in a 500 changes/s burst', rate: 500, seconds: BURST_SECONDS, goalMs: 1000, producer: [], lat: empty(() => []), at: empty(() => []), split: empty(() => ({ pickup: [], work: [], publish: [] })), other: empty(() => ({})), changes: 0 };
     for (const phase of [steady, burst]) {
       await run(phase);
       console.log(`  producer: change answered → its event readable on person.changed p50 ${percentile(phase.producer, 50)} ms, p99 ${percentile(phase.producer, 99)} ms (${phase.producer.length} events)`);
@@ -354,10 +356,9 @@ async function main(): Promise<void> {
         const calls = phase.calls?.get(t);
         if (calls) console.log(`           ${calls}`);
         const note = `${phase.rate} changes/s for ${phase.seconds} s, ${everywhere.length} people, change answered → APPLIED result readable; load average ${load()}`;
-        const tag = phase === steady ? 'at 50 changes/s' : 'in a 500 changes/s burst';
-        figure({ part: 'latency', name: `p50 ${tag}, ${t}`, value: p50, unit: 'ms', note });
-        figure({ part: 'latency', name: `p99 ${tag}, ${t}`, value: p99, unit: 'ms', goal: `< ${phase.goalMs} ms`, met, note });
-        figure({ part: 'latency', name: `max ${tag}, ${t}`, value: max, unit: 'ms', note });
+        figure({ part: 'latency', name: `p50 ${phase.tag}, ${t}`, value: p50, unit: 'ms', note });
+        figure({ part: 'latency', name: `p99 ${phase.tag}, ${t}`, value: p99, unit: 'ms', goal: `< ${phase.goalMs} ms`, met, note });
+        figure({ part: 'latency', name: `max ${phase.tag}, ${t}`, value: max, unit: 'ms', note });
       }
     }
     console.log(`\ndead-lettered: ${TARGETS.map((t) => `${t} ${groups.get(t)!.counts.dlq}`).join(', ')}; coalesced events: ${TARGETS.map((t) => `${t} ${groups.get(t)!.counts.coalesced}`).join(', ')}`);

@@ -190,8 +190,8 @@ async function limitWay(url: string, connections: number): Promise<Way> {
 async function main(): Promise<void> {
   const persons = Number(arg('persons', '10000'));
   const sample = Number(arg('seed-sample', '300'));
-  // The configuration's default: as many requests at once as the simulator's server has workers.
-  const connections = Number(arg('connections', '8'));
+  // The configuration's default unless asked otherwise.
+  const connections = Number(arg('connections', String(LenelConfig.shape.connections.parse(undefined))));
   const { people: all, skipped } = people(persons, config('http://127.0.0.1:1', connections));
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(`${persons} people of the sample university: ${all.length} reconciled (${all.filter((p) => p.entitled).length} entitled), ${[...skipped].map(([why, k]) => `${k} skipped (${why})`).join(', ') || 'none skipped'}; ${connections} connections, simulator latency model on`);
